@@ -1,0 +1,36 @@
+# Two commands on a fresh machine:
+#   make demo   create .venv, install avstudio, run the demo on the bundled clip
+#   make test   create .venv, install avstudio with test extras, run the tests
+# torch is pinned in the same pip command as everything else (a CPU wheel is
+# used where one is available; an unpinned torch would pull a CUDA build).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+TORCH  ?= torch==2.13.0
+
+.PHONY: demo demo-bad-apple test install clean bench
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)" -e ".[neural,test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/avstudio demo avstudio-demo
+
+demo-bad-apple: $(STAMP)
+	$(BIN)/avstudio demo avstudio-demo-bad-apple --template bad-apple
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/extract_features.py
+	$(BIN)/python bench/blind_painter.py
+
+clean:
+	rm -rf $(VENV) avstudio-demo avstudio-demo-bad-apple

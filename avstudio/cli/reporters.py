@@ -1,0 +1,118 @@
+"""Turning runner events into terminal output: Rich progress bars, plain lines, or JSON lines."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+
+from avstudio.pipeline.events import Event
+
+
+def _rate(rate: float | None, unit: str) -> str:
+    if not rate:
+        return ""
+    unit = "fps" if unit == "frames" else f"{unit}/s"
+    return f"{rate:,.0f} {unit}" if rate >= 100 else f"{rate:.1f} {unit}"
+
+
+class JsonReporter:
+    """One JSON object per event per line (``--json``)."""
+
+    def __call__(self, event: Event) -> None:
+        click.echo(json.dumps(event.to_dict(), default=str))
+
+    def close(self) -> None:
+        pass
+
+
+class PlainReporter:
+    """Log lines for non-interactive output (CI logs, nohup, pipes)."""
+
+    def __init__(self, every: float = 2.0) -> None:
+        self.every = every
+        self._last: dict[str, float] = {}
+
+    def __call__(self, event: Event) -> None:
+        kind = event.kind
+        if kind == "stage_started":
+            click.echo(f"[{event.stage}] started ({event.reason})")
+        elif kind == "progress":
+            now = time.monotonic()
+            done_all = event.total is not None and event.done >= event.total
+            if now - self._last.get(event.stage, 0.0) >= self.every or done_all:
+                self._last[event.stage] = now
+                total = f"/{event.total:,.0f}" if event.total else ""
+                rate = _rate(event.rate, event.unit)
+                click.echo(f"[{event.stage}] {event.done:,.0f}{total} {event.unit}" + (f" ({rate})" if rate else ""))
+        elif kind == "log":
+            prefix = "warning: " if event.level == "warning" else ""
+            click.echo(f"[{event.stage}] {prefix}{event.message}")
+        elif kind == "stage_finished":
+            click.echo(f"[{event.stage}] done in {event.seconds:.2f} s")
+        elif kind == "stage_failed":
+            what = "interrupted" if event.interrupted else "failed"
+            click.echo(f"[{event.stage}] {what}: {event.message}", err=True)
+        elif kind == "stage_skipped":
+            click.echo(f"[{event.stage}] skipped: {event.reason}")
+
+    def close(self) -> None:
+        pass
+
+
+class RichReporter:
+    """A Rich progress bar per stage (frames/s, ETA) and log lines above them."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.console = Console()
+        self.progress = Progress(
+            TextColumn("[bold]{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[unit]}"),
+            TextColumn("[cyan]{task.fields[rate]}"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.progress.start()
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, event: Event) -> None:
+        kind = event.kind
+        p = self.progress
+        if kind == "stage_started":
+            self.tasks[event.stage] = p.add_task(event.stage, total=None, unit="", rate="")
+            p.console.print(f"[bold]{event.stage}[/]: [dim]{event.reason}[/]")
+        elif kind == "progress" and event.stage in self.tasks:
+            p.update(self.tasks[event.stage], completed=event.done, total=event.total,
+                     unit=event.unit, rate=_rate(event.rate, event.unit))
+        elif kind == "log":
+            style = "yellow" if event.level == "warning" else "dim"
+            p.console.print(f"  [{style}]{event.stage}: {event.message}[/]")
+        elif kind == "stage_finished":
+            task = self.tasks.get(event.stage)
+            if task is not None:
+                total = p.tasks[task].total or p.tasks[task].completed or 1
+                p.update(task, completed=total, total=total)
+            p.console.print(f"[green]✓[/] {event.stage} [dim]({event.seconds:.2f} s)[/]")
+        elif kind == "stage_failed":
+            what = "interrupted" if event.interrupted else "failed"
+            p.console.print(f"[red]✗ {event.stage} {what}[/]: {event.message}")
+        elif kind == "stage_skipped":
+            p.console.print(f"[dim]· {event.stage}: {event.reason}[/]")
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def make_reporter(*, as_json: bool, interactive: bool):
+    if as_json:
+        return JsonReporter()
+    return RichReporter() if interactive else PlainReporter()

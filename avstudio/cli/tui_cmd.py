@@ -1,0 +1,31 @@
+"""``avstudio tui``: the terminal UI. Textual is imported only when the command runs."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.argument("directory", default=".", required=False,
+                type=click.Path(file_okay=False, path_type=str))
+@click.option("--device", "device", default=None, metavar="LABEL",
+              help="Device label for the header (skips detection), e.g. cpu.")
+def tui(directory: str, device: str | None) -> None:
+    """Open the terminal UI on the workspace in DIRECTORY (default: here).
+
+    \b
+    Stage table with states and why, live progress and logs, runs in the
+    background (r run, f force, d downstream, a all stale, x cancel), stage
+    details (enter), checkpoints (c), the manifest in $EDITOR (e), help (?).
+    A run started with `avstudio run` in another terminal is followed live.
+    Works over SSH at 80x24 with the keyboard only.
+    """
+    from avstudio.workspace.workspace import Workspace
+
+    ws = Workspace(directory)  # a one-line error (not a workspace) before the screen opens
+    from avstudio.tui.app import AvStudioApp
+
+    AvStudioApp(ws, device=device).run()
+
+
+COMMANDS = [tui]

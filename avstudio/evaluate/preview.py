@@ -1,0 +1,77 @@
+"""Preview frames and the comparison PNG for ``avstudio compare`` and the TUI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from avstudio.errors import ModelError
+
+
+def _store_audio_embeddings(ws: Any, name: str) -> np.ndarray:
+    from avstudio.stages.embed import group_key
+
+    with ws.store.read("embed") as g:
+        key = group_key(name)
+        if key not in g["audio"]:
+            raise ModelError(f"the store has no audio embeddings of {name!r} to preview this checkpoint with",
+                             hint=f"set encoders.audio to the checkpoint's encoder and run `avstudio run embed`")
+        return g["audio"][key]["embeddings"][:]
+
+
+def preview_frames(ws: Any, infos: list[Any]) -> tuple[list[int], dict[str, np.ndarray]]:
+    """Held-out frames painted by each checkpoint next to the truth and the mean-frame baseline.
+
+    Returns
+    -------
+    rows : list of int
+        Frame indices (the first checkpoint's held-out preview rows).
+    columns : dict of str to np.ndarray [shape=(rows, h, w, 3), uint8]
+        ``"true"``, ``"mean frame"``, then one column per checkpoint name.
+    """
+    from avstudio.encoders.builtin_image import BuiltinImageEncoder
+    from avstudio.evaluate.holdout import _mean_frame, decode_predictions
+    from avstudio.mapper.checkpoint import load_checkpoint
+    from avstudio.mapper.model import MapperConfig
+    from avstudio.mapper.train import predict
+    from avstudio.render.painter import checkpoint_state
+    from avstudio.stages.train import apply_probe
+
+    rows = list(infos[0].metrics.get("evaluation", {}).get("preview", []))
+    if not rows:
+        raise ModelError(f"checkpoint {infos[0].name} has no held-out preview rows", hint="retrain with val_fraction > 0")
+    temporal = ws.manifest.params.get("temporal", {})
+    kw = {"light_above": temporal.get("light_above", 175.0), "dark_below": temporal.get("dark_below", 80.0)}
+    with ws.store.read("extract") as ex:
+        frames = ex["frames"]
+        true = np.stack([frames[r] for r in rows])
+        n_train = int(infos[0].config.get("n_train", rows[0]))
+        mean = _mean_frame(frames, np.arange(n_train))
+    size = (true.shape[2], true.shape[1])
+    columns: dict[str, np.ndarray] = {"true": true, "mean frame": np.repeat(mean[None], len(rows), axis=0)}
+    for info in infos:
+        ckpt = load_checkpoint(info.path)
+        image = ckpt.config["encoders"]["image"]
+        if image["name"] != "builtin-image":
+            raise ModelError(f"checkpoint {info.name} uses {image['name']}; previews need the built-in image encoder",
+                             hint="compare metrics only (avstudio checkpoints), or paint with the sd15 renderer")
+        emb = _store_audio_embeddings(ws, ckpt.config["encoders"]["audio"]["name"])[rows]
+        pred = predict(ckpt.state_dict, MapperConfig.from_dict(ckpt.config["mapper"]), emb)
+        decoder = BuiltinImageEncoder.from_state(checkpoint_state(ckpt.extras, "image"), image["config"])
+        columns[info.name] = decode_predictions(decoder, pred, apply_probe(ckpt.extras["brightness_probe"], pred),
+                                                size=size, crispness=ws.manifest.get("render.crispness"), **kw)
+    return rows, columns
+
+
+def write_comparison(ws: Any, infos: list[Any], out: Path) -> Path:
+    """Contact sheet (rows = held-out timestamps) stacked over the loss curves, as one PNG."""
+    from avstudio.evaluate.sheet import compose, contact_sheet, loss_plot, write_png
+
+    rows, columns = preview_frames(ws, infos)
+    fps = float(infos[0].config.get("fps", 1.0))
+    sheet = contact_sheet(columns, row_labels=[f"t={r / fps:.2f}s" for r in rows])
+    curves = {i.name: [(h["epoch"], h["train_loss"], h["val_loss"]) for h in i.metrics.get("history", [])] for i in infos}
+    write_png(out, compose(sheet, loss_plot(curves)))
+    return out

@@ -1,0 +1,219 @@
+"""What a media file holds: streams, size, rate, length.
+
+:func:`open_input` is the one place that turns PyAV's open errors into
+:class:`~avstudio.errors.MediaError`; decode and audio reuse it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from avstudio.errors import ManifestError, MediaError
+
+MEDIA_HINT = "pass a video or audio file that ffmpeg can read, such as .mp4, .mkv, .wav or .mp3"
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """The streams and timing of one media file.
+
+    ``fps``, ``n_frames`` and ``duration`` describe the first video stream when
+    there is one, else the first audio stream (``fps`` 0, ``n_frames`` 0).
+    ``n_frames`` is the container's index count when it has one (mp4, mov),
+    else ``round(duration * fps)``.
+    """
+
+    path: str
+    container: str
+    has_video: bool
+    width: int
+    height: int
+    fps: float
+    fps_fraction: tuple[int, int]
+    n_frames: int
+    duration: float
+    video_codec: str | None
+    has_audio: bool
+    audio_rate: int
+    audio_channels: int
+    audio_codec: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict (tuples become lists)."""
+        data = asdict(self)
+        data["fps_fraction"] = list(self.fps_fraction)
+        return data
+
+
+def check_readable(path: str | os.PathLike[str]) -> Path:
+    """Resolve ``path`` and check that it is a readable file.
+
+    Raises
+    ------
+    MediaError
+        If the file is missing, a directory, or not readable.
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise MediaError(f"file not found: {p}", hint="check the path; it is relative to the current folder")
+    if p.is_dir():
+        raise MediaError(f"is a folder, not a media file: {p}", hint=MEDIA_HINT)
+    if not os.access(p, os.R_OK):
+        raise MediaError(f"file is not readable: {p}", hint=f"fix its permissions, e.g. chmod u+r {p}")
+    return p.resolve()
+
+
+def open_input(path: str | os.PathLike[str]):
+    """Open ``path`` with PyAV for reading, mapping failures to MediaError.
+
+    Returns
+    -------
+    av.container.InputContainer
+        The caller closes it (use it as a context manager).
+    """
+    import av
+
+    p = check_readable(path)
+    if p.stat().st_size == 0:
+        raise MediaError(f"file is empty: {p}", hint=MEDIA_HINT)
+    try:
+        container = av.open(str(p), mode="r", timeout=30.0)
+    except PermissionError as exc:
+        raise MediaError(f"file is not readable: {p}", hint=f"fix its permissions, e.g. chmod u+r {p}") from exc
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise MediaError(
+            f"not a media file (or truncated before its index): {p}",
+            hint=MEDIA_HINT,
+        ) from exc
+    if not container.streams.video and not container.streams.audio:
+        container.close()
+        raise MediaError(
+            f"no video or audio streams in {p} (an empty or zero-frame file)",
+            hint="re-export the media; it holds no frames",
+        )
+    return container
+
+
+def stream_rate(stream) -> Fraction:
+    """The frame rate of a video stream as a Fraction (0 when unknown)."""
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate:
+            return Fraction(rate)
+    return Fraction(0)
+
+
+def stream_duration(stream, container) -> float:
+    """Seconds covered by ``stream``; falls back to the container's duration."""
+    if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None and container.duration > 0:
+        return container.duration / 1_000_000
+    return 0.0
+
+
+def probe(path: str | os.PathLike[str]) -> MediaInfo:
+    """Read the stream headers of a media file (no decoding).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The media file.
+
+    Returns
+    -------
+    MediaInfo
+
+    Raises
+    ------
+    MediaError
+        Missing, unreadable, not media, or without any audio/video stream.
+    """
+    with open_input(path) as container:
+        resolved = str(Path(path).expanduser().resolve())
+        video = container.streams.video[0] if container.streams.video else None
+        audio = container.streams.audio[0] if container.streams.audio else None
+        width = height = n_frames = 0
+        fps = Fraction(0)
+        duration = 0.0
+        video_codec = None
+        if video is not None:
+            ctx = video.codec_context
+            width, height = int(ctx.width), int(ctx.height)
+            fps = stream_rate(video)
+            duration = stream_duration(video, container)
+            n_frames = int(video.frames or 0) or int(round(duration * fps))
+            if duration <= 0 and n_frames and fps:
+                duration = float(n_frames / fps)
+            video_codec = ctx.name
+        audio_rate = audio_channels = 0
+        audio_codec = None
+        if audio is not None:
+            audio_rate = int(audio.rate or 0)
+            audio_channels = int(audio.channels or 0)
+            audio_codec = audio.codec_context.name
+            if video is None:
+                duration = stream_duration(audio, container)
+        return MediaInfo(
+            path=resolved,
+            container=container.format.name,
+            has_video=video is not None,
+            width=width,
+            height=height,
+            fps=float(fps),
+            fps_fraction=(fps.numerator, fps.denominator),
+            n_frames=n_frames,
+            duration=duration,
+            video_codec=video_codec,
+            has_audio=audio is not None,
+            audio_rate=audio_rate,
+            audio_channels=audio_channels,
+            audio_codec=audio_codec,
+        )
+
+
+def analysis_size(width: int, height: int, spec: str | int) -> tuple[int, int]:
+    """The frame size used for analysis: even, never larger than the source.
+
+    Parameters
+    ----------
+    width, height : int
+        Source size in pixels.
+    spec : "source" or int
+        ``"source"`` keeps the source size; an int is the longest side in pixels.
+
+    Returns
+    -------
+    (w, h) : tuple of int
+        Both even (H.264 with yuv420p needs even sizes) and at least 2.
+
+    Examples
+    --------
+    >>> analysis_size(1280, 720, 256)
+    (256, 144)
+    >>> analysis_size(320, 240, 1024)
+    (320, 240)
+    """
+    if width <= 0 or height <= 0:
+        raise MediaError(f"invalid frame size {width}x{height}", hint="the video stream reports no size")
+    if isinstance(spec, str) and spec.strip().lower() == "source":
+        scale = 1.0
+    else:
+        try:
+            longest = int(spec)
+        except (TypeError, ValueError):
+            longest = 0
+        if longest < 2 or isinstance(spec, bool):
+            raise ManifestError(
+                f"invalid analysis size {spec!r}",
+                hint='use "source" or the longest side in pixels, e.g. 256',
+            )
+        scale = min(1.0, longest / max(width, height))
+
+    def even(x: float, limit: int) -> int:
+        return max(2, min(int(round(x / 2)) * 2, limit - limit % 2 or 2))
+
+    return even(width * scale, width), even(height * scale, height)

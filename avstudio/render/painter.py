@@ -1,0 +1,95 @@
+"""The painting loop shared by the ``paint`` stage and ``avstudio paint --audio``:
+audio embeddings -> mapper -> image embeddings -> temporal plan -> renderer -> frames."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from avstudio.cancel import NEVER, CancelToken
+
+
+def checkpoint_state(extras: dict[str, np.ndarray], kind: str) -> dict[str, np.ndarray]:
+    """The fitted encoder state saved in a checkpoint's extras (``audio`` or ``image``)."""
+    prefix = f"{kind}_state."
+    return {k[len(prefix):]: v for k, v in extras.items() if k.startswith(prefix)}
+
+
+def make_renderer(ckpt: Any, manifest: Any, *, size: tuple[int, int], cancel: CancelToken = NEVER):
+    """The renderer ``render.backend`` names, set up from a loaded checkpoint."""
+    from avstudio.errors import ModelError
+
+    render = manifest.params["render"]
+    image = ckpt.config["encoders"]["image"]
+    if render["backend"] == "builtin":
+        if image["name"] != "builtin-image":
+            raise ModelError(
+                f"render.backend = 'builtin' needs the built-in image encoder, but the checkpoint uses {image['name']!r}",
+                hint="set render.backend = 'sd15', or encoders.image = 'builtin' and retrain",
+            )
+        from avstudio.encoders.builtin_image import BuiltinImageEncoder
+        from avstudio.render.builtin import BuiltinRenderer
+
+        decoder = BuiltinImageEncoder.from_state(checkpoint_state(ckpt.extras, "image"), image["config"])
+        return BuiltinRenderer(decoder, size=size, crispness=render["crispness"])
+    from avstudio.render.sd15 import SD15Renderer
+
+    return SD15Renderer(
+        render["model"], render["ip_adapter"], ip_adapter_scale=render["ip_adapter_scale"],
+        prompt=render["prompt"], negative_prompt=render["negative_prompt"], steps=render["steps"],
+        guidance=render["guidance"], scheduler=render["scheduler"], seed=render["seed"],
+        width=size[0], height=size[1], device=render["device"], dtype=render["dtype"],
+        cut_strength=render["cut_strength"], cancel=cancel,
+        image_embed_dim=image["dim"], base_dir=str(manifest.path.parent),
+    )
+
+
+def plan_painting(ckpt: Any, audio_emb: np.ndarray, onset: np.ndarray, temporal: dict[str, Any]):
+    """Predicted image embeddings and the temporal plan for every frame.
+
+    Parameters
+    ----------
+    audio_emb : np.ndarray [shape=(n, d_audio), float32]
+    onset : np.ndarray [shape=(n,), float32]
+        Onset strength per frame (zeros for silence).
+
+    Returns
+    -------
+    pred : np.ndarray [shape=(n, d_image), float32]
+    plans : list of FramePlan
+    """
+    from avstudio.mapper.model import MapperConfig
+    from avstudio.mapper.train import predict
+    from avstudio.render.temporal import TemporalConfig, plan_frames
+    from avstudio.stages.train import apply_probe
+
+    pred = predict(ckpt.state_dict, MapperConfig.from_dict(ckpt.config["mapper"]), audio_emb)
+    brightness = apply_probe(ckpt.extras["brightness_probe"], pred)
+    plans = plan_frames(pred, onset=onset, brightness=brightness, config=TemporalConfig.from_dict(temporal))
+    return pred, plans
+
+
+def paint(plans: list, renderer: Any, *, chunk: int, spool: Any, cancel: CancelToken = NEVER,
+          progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] | None = None) -> int:
+    """Render every plan into ``spool`` chunk by chunk, resuming after the last chunk on disk.
+
+    Returns
+    -------
+    int
+        The frame index painting resumed from (0 for a fresh start).
+    """
+    n = len(plans)
+    start, previous = spool.resume_point()
+    if start and log:
+        log(f"resuming at frame {start} of {n} ({start} frames already painted)")
+    first = start
+    while start < n:
+        cancel.check()
+        frames = renderer.render(plans[start:start + chunk], previous, start=start)
+        spool.write(start, frames)
+        previous = frames[-1]
+        start += len(frames)
+        if progress:
+            progress(start, n)
+    return first

@@ -1,0 +1,197 @@
+"""``embed``: audio and image embeddings per frame, with the encoders chosen in ``[encoders]``.
+
+Store
+-----
+``/embed/audio/<key>/embeddings`` [shape=(n, d_audio), float32] and
+``/embed/image/<key>/embeddings`` [shape=(n, d_image), float32], one group per
+encoder (``key`` is the encoder name made path-safe) with attrs ``name``,
+``dim``, ``config`` (JSON) and ``cache_key``, and the fitted state of built-in
+encoders under ``state/``. Groups of other encoders from earlier runs are kept,
+so switching ``encoders.*`` back and forth reuses their embeddings.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from avstudio.pipeline.fingerprint import fingerprint
+from avstudio.pipeline.stage import Stage, StageContext
+
+
+def group_key(name: str) -> str:
+    """An encoder name as an HDF5 group name (``clip:laion/x`` -> ``clip:laion|x``)."""
+    return name.replace("/", "|")
+
+
+def train_split(n: int, *, val_fraction: float) -> int:
+    """Number of leading frames used for fitting (the rest is the held-out block)."""
+    return max(1, int(round(n * (1.0 - val_fraction))))
+
+
+def save_state(group: Any, state: dict[str, Any]) -> None:
+    sg = group.create_group("state")
+    for key, value in state.items():
+        sg.create_dataset(key, data=np.asarray(value))
+
+
+def load_state(group: Any) -> dict[str, np.ndarray]:
+    return {k: group["state"][k][()] for k in group["state"]} if "state" in group else {}
+
+
+def make_encoders(manifest: Any):
+    """The audio and image encoders the manifest names (not yet fitted)."""
+    from avstudio.encoders.registry import make_audio_encoder, make_image_encoder
+
+    enc = manifest.params["encoders"]
+    audio = make_audio_encoder(enc["audio"], window_seconds=enc["window_seconds"], device=enc["device"],
+                               batch_size=enc["batch_size"])
+    image = make_image_encoder(enc["image"], components=enc["components"], code_size=enc["code_size"],
+                               device=enc["device"], batch_size=enc["batch_size"])
+    return audio, image
+
+
+class EmbedStage(Stage):
+    """Fits the built-in encoders on the training block and embeds every frame."""
+
+    name = "embed"
+    VERSION = 1
+    deps = ("extract", "features")
+    params = ("encoders.audio", "encoders.image", "encoders.window_seconds", "encoders.components",
+              "encoders.code_size", "train.val_fraction")
+    description = "audio and image embeddings per frame"
+
+    def run(self, ctx: StageContext) -> None:
+        from avstudio.media.audio import resample
+
+        audio_enc, image_enc = make_encoders(ctx.ws.manifest)
+        old = self._previous_groups(ctx)
+        upstream = {d: fingerprint(ctx.ws.parts(d)) for d in self.deps}
+        with ctx.ws.store.read("extract") as ex:
+            n = int(ex.attrs["n_frames"])
+            fps = float(ex.attrs["fps"])
+            n_train = train_split(n, val_fraction=ctx.param("train.val_fraction"))
+            ctx.out.attrs.update(n_frames=n, fps=fps, n_train=n_train)
+            common = {"upstream": upstream, "n_train": n_train}
+
+            # image embeddings
+            key = self._cache_key(image_enc, common)
+            group = ctx.out.require_group("image")
+            if not self._reuse(ctx, old, "image", image_enc.name, key):
+                frames = ex["frames"]
+                if hasattr(image_enc, "fit"):
+                    ctx.log(f"fitting {image_enc.name} on {n_train} training frames")
+                    image_enc.fit(frames[:n_train])
+                emb = self._embed_frames(ctx, image_enc, frames, n)
+                self._write(group, image_enc, emb, key)
+
+            # audio embeddings
+            audio = ex["audio"]
+            sr = int(audio.attrs["sample_rate"])
+            samples = audio[:] if sr else np.zeros(0, np.float32)
+        key = self._cache_key(audio_enc, common)
+        group = ctx.out.require_group("audio")
+        if not self._reuse(ctx, old, "audio", audio_enc.name, key):
+            if not sr or not samples.size:
+                ctx.warn("the video has no audio track: audio embeddings are those of silence")
+                sr = audio_enc.sample_rate
+                samples = np.zeros(int(round(n / fps * sr)), np.float32)
+            if sr != audio_enc.sample_rate:
+                samples = resample(samples, sr, audio_enc.sample_rate)
+                sr = audio_enc.sample_rate
+            emb = embed_audio(audio_enc, samples, sr, fps=fps, n_frames=n, n_fit=n_train,
+                              cancel=ctx.cancel, progress=lambda d: ctx.progress(d, n, unit="windows"))
+            self._write(group, audio_enc, emb, key)
+        self._copy_others(ctx, old)
+        ctx.out.attrs.update(audio=audio_enc.name, image=image_enc.name)
+        ctx.log(f"audio {audio_enc.name} -> {audio_enc.dim}-d, image {image_enc.name} -> {image_enc.dim}-d")
+
+    # -- helpers --------------------------------------------------------------------
+    @staticmethod
+    def _cache_key(enc: Any, common: dict[str, Any]) -> str:
+        return fingerprint({"name": enc.name, "config": enc.config, **common})
+
+    def _embed_frames(self, ctx: StageContext, enc: Any, frames: Any, n: int) -> np.ndarray:
+        out = []
+        step = 256
+        for start in range(0, n, step):
+            out.append(enc.encode_images(frames[start:start + step]))
+            ctx.progress(min(start + step, n), n)
+        return np.concatenate(out).astype(np.float32)
+
+    @staticmethod
+    def _write(group: Any, enc: Any, emb: np.ndarray, key: str) -> None:
+        g = group.create_group(group_key(enc.name))
+        g.create_dataset("embeddings", data=emb.astype(np.float32))
+        g.attrs.update(name=enc.name, dim=int(enc.dim), config=json.dumps(enc.config), cache_key=key)
+        if hasattr(enc, "state_dict"):
+            save_state(g, enc.state_dict())
+
+    def _previous_groups(self, ctx: StageContext) -> dict[tuple[str, str], str]:
+        """``{(kind, group): cache_key}`` of the committed embed output, if any."""
+        if not ctx.ws.store.has(self.name):
+            return {}
+        found = {}
+        with ctx.ws.store.read(self.name) as g:
+            for kind in ("audio", "image"):
+                for name in g.get(kind, {}):
+                    found[(kind, name)] = str(g[kind][name].attrs.get("cache_key", ""))
+        return found
+
+    def _reuse(self, ctx: StageContext, old: dict, kind: str, name: str, key: str) -> bool:
+        if old.get((kind, group_key(name))) != key:
+            return False
+        import h5py
+
+        with h5py.File(ctx.ws.layout.stage_file(self.name), "r", locking=False) as f:
+            f.copy(f[f"{self.name}/{kind}/{group_key(name)}"], ctx.out[kind], name=group_key(name))
+        ctx.log(f"reused cached {kind} embeddings of {name}")
+        return True
+
+    def _copy_others(self, ctx: StageContext, old: dict) -> None:
+        """Keep other encoders' embeddings from the previous output (a cache across switches)."""
+        import h5py
+
+        todo = [(k, g) for (k, g) in old if g not in ctx.out[k]]
+        if not todo:
+            return
+        with h5py.File(ctx.ws.layout.stage_file(self.name), "r", locking=False) as f:
+            for kind, name in todo:
+                f.copy(f[f"{self.name}/{kind}/{name}"], ctx.out[kind], name=name)
+
+
+def embed_audio(enc: Any, samples: np.ndarray, sr: int, *, fps: float, n_frames: int, n_fit: int | None,
+                cancel: Any, progress: Any = None) -> np.ndarray:
+    """Audio embeddings of every frame (windows centred on frame times).
+
+    Parameters
+    ----------
+    samples : np.ndarray [shape=(m,), float32]
+        Mono audio at ``sr`` (already at ``enc.sample_rate``).
+    n_fit : int or None
+        Fit the encoder's standardisation on the first ``n_fit`` frames (built-in
+        encoder); None to use an already fitted encoder (painting new audio).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames, d), float32]
+    """
+    from avstudio.encoders.windows import iter_windows
+
+    if hasattr(enc, "encode_track"):
+        return np.asarray(enc.encode_track(samples, sr, fps=fps, n_frames=n_frames, cancel=cancel), np.float32)
+    raw = []
+    done = 0
+    for _, windows in iter_windows(samples, sr, fps=fps, n_frames=n_frames, window_seconds=enc.window_seconds):
+        cancel.check()
+        raw.append(enc.encode_audio(windows, sr))
+        done += len(windows)
+        if progress:
+            progress(done)
+    emb = np.concatenate(raw).astype(np.float32)
+    if n_fit is not None and hasattr(enc, "fit"):
+        enc.fit(emb[:n_fit])
+        emb = enc.standardise(emb) if hasattr(enc, "standardise") else emb
+    return emb

@@ -1,0 +1,159 @@
+"""From per-frame features to per-frame synthesis parameters in 0..1.
+
+Each mapped feature is normalised over the whole video by its percentiles
+(``SonifyConfig.percentiles``, default 5th and 95th): the low percentile maps
+to 0, the high one to 1, values outside are clipped. A feature whose
+percentiles coincide (a constant feature) maps to 0.5 everywhere. A parameter
+mapped to ``"none"`` takes its :data:`~avstudio.synth.config.NEUTRAL` value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from avstudio.errors import StageError
+from avstudio.synth.config import AUDIO_FEATURES, NEUTRAL, NONE, PARAMS, SonifyConfig, feature_of
+
+COLOUR_FEATURES = ("red", "green", "blue", "warmth", "saturation", "hue")
+"""Features derived from ``avg_color``."""
+
+
+def frame_params(features: Mapping[str, np.ndarray], *, n_frames: int,
+                 config: SonifyConfig) -> dict[str, np.ndarray]:
+    """Every synthesis parameter per frame, in 0..1.
+
+    Parameters
+    ----------
+    features : Mapping[str, np.ndarray]
+        ``brightness``, ``contrast``, ``mass``, ``motion`` : ``[shape=(n,)]``;
+        ``avg_color`` : ``[shape=(n, 3)]`` RGB 0..255; optionally ``rms``,
+        ``onset``, ``centroid`` : ``[shape=(n,)]``. Only the ones the map uses
+        are read.
+    n_frames : int
+        ``n``.
+    config : SonifyConfig
+
+    Returns
+    -------
+    dict[str, np.ndarray [shape=(n,), float64]]
+        One entry per name in :data:`~avstudio.synth.config.PARAMS`.
+
+    Raises
+    ------
+    StageError
+        A mapped feature is missing, has the wrong length, or holds NaN or inf.
+    """
+    params: dict[str, np.ndarray] = {}
+    normalised: dict[str, np.ndarray] = {}
+    for param in PARAMS:
+        source = config.map[param]
+        feature, inverted = feature_of(source)
+        if feature == NONE:
+            params[param] = np.full(n_frames, NEUTRAL[param])
+            continue
+        if feature not in normalised:
+            raw = feature_values(features, feature, n_frames=n_frames, param=param)
+            normalised[feature] = normalise(raw, percentiles=config.percentiles)
+        value = normalised[feature]
+        params[param] = 1.0 - value if inverted else value
+    return params
+
+
+def feature_values(features: Mapping[str, np.ndarray], name: str, *, n_frames: int,
+                   param: str = "") -> np.ndarray:
+    """One scalar feature per frame, deriving colour features from ``avg_color``.
+
+    ``red``/``green``/``blue`` are the channel means (0..255), ``warmth`` is
+    red minus blue (-255..255), ``saturation`` is HSV saturation (0..1) and
+    ``hue`` is HSV hue as a fraction of a turn (0..1, red = 0).
+
+    Parameters
+    ----------
+    features : Mapping[str, np.ndarray]
+        As for :func:`frame_params`.
+    name : str
+        A name from :data:`~avstudio.synth.config.FEATURES`.
+    n_frames : int
+    param : str, optional
+        The parameter asking, for the error message.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), float64]
+    """
+    source = "avg_color" if name in COLOUR_FEATURES else name
+    if source not in features:
+        needed = f" (sonify.map.{param})" if param else ""
+        hint = ("run the features stage with audio analysis, or map the parameter to another feature"
+                if name in AUDIO_FEATURES else f"re-run the features stage so it records {source}")
+        raise StageError(f"feature {source!r} needed by {name!r}{needed} is not in the store", hint=hint)
+    values = np.asarray(features[source], dtype=np.float64)
+    shape = (n_frames, 3) if source == "avg_color" else (n_frames,)
+    if values.shape != shape:
+        raise StageError(f"feature {source!r} has shape {values.shape}, expected {shape}",
+                         hint="re-run the features stage")
+    finite = np.isfinite(values) if values.ndim == 1 else np.isfinite(values).all(axis=1)
+    if not finite.all():
+        frame = int(np.argmin(finite))
+        bad = values[frame] if values.ndim == 1 else values[frame][~np.isfinite(values[frame])][0]
+        raise StageError(f"feature {source!r} is {bad} at frame {frame}",
+                         hint="re-run the features stage; if it persists the video has a broken frame")
+    if source != "avg_color":
+        return values
+    return colour_feature(values, name)
+
+
+def colour_feature(rgb: np.ndarray, name: str) -> np.ndarray:
+    """A scalar colour feature from mean RGB.
+
+    Parameters
+    ----------
+    rgb : np.ndarray [shape=(n, 3), float64]
+        Mean colour per frame, 0..255.
+    name : str
+        One of :data:`COLOUR_FEATURES`.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), float64]
+    """
+    r, g, b = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    if name in ("red", "green", "blue"):
+        return rgb[:, ("red", "green", "blue").index(name)].copy()
+    if name == "warmth":
+        return r - b
+    high = rgb.max(axis=1)
+    span = high - rgb.min(axis=1)
+    if name == "saturation":
+        return np.divide(span, high, out=np.zeros_like(span), where=high > 0)
+    safe = np.where(span > 0, span, 1.0)
+    hue = np.where(high == r, ((g - b) / safe) % 6.0,
+                   np.where(high == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0))
+    return np.where(span > 0, hue / 6.0, 0.0)
+
+
+def normalise(values: np.ndarray, *, percentiles: tuple[float, float] = (5.0, 95.0)) -> np.ndarray:
+    """Map values to 0..1 by their percentiles over the whole array.
+
+    Parameters
+    ----------
+    values : np.ndarray [shape=(n,), float64]
+        Finite values.
+    percentiles : tuple of two floats
+        The percentiles that map to 0 and 1.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), float64]
+        Clipped to 0..1; all 0.5 when the two percentiles coincide.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return values.copy()
+    low, high = np.percentile(values, percentiles)
+    span = high - low
+    if not span > 1e-12 * max(1.0, abs(low), abs(high)):
+        return np.full(values.shape, 0.5)
+    return np.clip((values - low) / span, 0.0, 1.0)

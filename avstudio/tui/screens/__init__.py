@@ -1,0 +1,1 @@
+"""Screens of the avstudio TUI, one per module."""

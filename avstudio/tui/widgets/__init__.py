@@ -1,0 +1,1 @@
+"""Widgets of the avstudio TUI, one per module."""

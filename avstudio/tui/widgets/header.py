@@ -1,0 +1,28 @@
+"""The one-line header: project, template, source media, device, and who holds the lock."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widgets import Static
+
+
+class ProjectHeader(Static):
+    """``avstudio │ name (template) │ media: clip.mp4 │ device: cuda (…) │ run: …``."""
+
+    project: reactive[str] = reactive("")
+    media: reactive[str] = reactive("")
+    device: reactive[str] = reactive("…")
+    run: reactive[str] = reactive("")
+    """What is running (``headless pid 123``), empty when idle."""
+
+    def render(self) -> Content:
+        parts = [
+            Content.from_markup("[b]avstudio[/b]"),
+            Content.from_markup("[b]$project[/b]", project=self.project),
+            Content.from_markup("media: $media", media=self.media),
+            Content.from_markup("device: $device", device=self.device),
+        ]
+        if self.run:
+            parts.append(Content.from_markup("[$text-primary]▶ $run[/]", run=self.run))
+        return Content(" │ ").join(parts)

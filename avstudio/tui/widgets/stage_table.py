@@ -1,0 +1,97 @@
+"""The stage table: name, state (icon + colour), why, last duration, last run, output size."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from avstudio.tui import format as fmt
+
+COLUMNS = ("stage", "state", "why", "took", "last run", "output")
+_FIXED = 9 + 9 + 7 + 11 + 8
+"""Widths of every column but ``why``; ``why`` gets what is left of the table's width."""
+
+
+class StageTable(DataTable):
+    """One row per stage, keyed by stage name; the cursor selects the stage keys act on."""
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Details", id="stage.details",
+                tooltip="Open the selected stage: params it reads, outputs with shapes, why stale"),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self.statuses: list[Any] = []
+
+    def on_mount(self) -> None:
+        for name in COLUMNS:
+            self.add_column(name, key=name)
+
+    @property
+    def selected_stage(self) -> str | None:
+        """The stage under the cursor (None while the table is empty)."""
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        return key.value
+
+    def select_stage(self, name: str) -> None:
+        """Move the cursor to ``name``'s row (no-op if it has none)."""
+        try:
+            self.move_cursor(row=self.get_row_index(name))
+        except Exception:  # RowDoesNotExist
+            pass
+
+    def _why_width(self) -> int:
+        width = self.size.width or 80
+        return max(12, width - _FIXED - 2 * len(COLUMNS) - 2)
+
+    def _cells(self, status: Any) -> list[Any]:
+        color = self.app.get_css_variables().get(fmt.STATE_COLOR.get(status.state, ""), "")
+        state = Text(f"{fmt.STATE_ICON.get(status.state, '?')} {status.state}", style=color or None)
+        why = "; ".join(status.reasons) if status.state != "fresh" else ""
+        return [
+            Text(status.name, style="bold"),
+            state,
+            Text(fmt.clip(why, self._why_width()), style="dim" if status.state == "running" else ""),
+            fmt.duration(status.last_seconds),
+            fmt.clock(status.last_finished),
+            fmt.size(status.output_bytes),
+        ]
+
+    def update_statuses(self, statuses: list[Any]) -> None:
+        """Show ``statuses`` (a list of StageStatus), keeping the cursor on the same stage.
+
+        The table is rebuilt (a handful of rows) so column widths follow the content.
+        """
+        selected = self.selected_stage
+        self.statuses = list(statuses)
+        self._rebuild()
+        if selected is not None:
+            self.select_stage(selected)
+
+    def _rebuild(self) -> None:
+        self.clear(columns=True)
+        for name in COLUMNS:
+            self.add_column(name, key=name)
+        for status in self.statuses:
+            self.add_row(*self._cells(status), key=status.name)
+
+    def mark_running(self, name: str) -> None:
+        """Show ``name`` as running now, before the next status refresh confirms it."""
+        for status in self.statuses:
+            if status.name == name:
+                status.state, status.reasons = "running", ["running now"]
+        self.update_statuses(self.statuses)
+
+    def status_of(self, name: str | None) -> Any:
+        """The StageStatus of ``name`` (None if unknown)."""
+        return next((s for s in self.statuses if s.name == name), None)
+
+    def on_resize(self) -> None:
+        if self.statuses:
+            self.update_statuses(self.statuses)

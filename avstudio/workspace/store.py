@@ -1,0 +1,191 @@
+"""The HDF5 store: ``store.h5`` plus one committed file per stage.
+
+``store.h5`` is the single entry point users and tools open: its root carries
+the schema version and each stage appears as a group (an HDF5 external link to
+``store/<stage>.h5``), so ``h5py.File("store.h5")["features/brightness"]``
+just works. A stage writes its group into ``.avstudio/tmp/<stage>.h5`` and the
+file is moved into place with ``os.replace`` only on success. HDF5 is not
+journaled (a process killed mid-write can leave a file unreadable) and never
+shrinks on delete, so this design is what keeps an interrupted or failed stage
+from touching earlier outputs, and keeps reruns from growing the store.
+Readers never see a half-written file, so the TUI can read while a run writes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from avstudio import __version__
+from avstudio.errors import StoreError
+from avstudio.workspace.layout import Layout
+
+SCHEMA_VERSION = 1
+"""Bump when the store layout changes meaning; newer stores are refused."""
+
+
+def _h5py():
+    import h5py
+
+    return h5py
+
+
+def _check_schema(path: Path, attrs: Any) -> None:
+    version = int(attrs.get("schema_version", 0))
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer avstudio (store schema {version}; "
+            f"this avstudio {__version__} reads schema {SCHEMA_VERSION})",
+            hint="upgrade avstudio (pip install -U avstudio) to open this workspace",
+        )
+
+
+class Store:
+    """Access to a workspace's HDF5 store.
+
+    Parameters
+    ----------
+    layout : Layout
+        The workspace's paths.
+    """
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+
+    # -- reading -----------------------------------------------------------------
+    def has(self, stage: str) -> bool:
+        return self.layout.stage_file(stage).is_file()
+
+    def check(self) -> None:
+        """Refuse a store written by a newer schema (root or any stage file)."""
+        for path in [self.layout.store, *sorted(self.layout.store_dir.glob("*.h5"))]:
+            if path.is_file():
+                with self._open(path) as f:
+                    _check_schema(path, f.attrs)
+
+    def _open(self, path: Path):
+        h5py = _h5py()
+        try:
+            return h5py.File(path, "r", locking=False)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot open {path}: {exc}",
+                hint="the file is damaged; rerun the stage that wrote it with `avstudio run --force STAGE`",
+            ) from None
+
+    @contextmanager
+    def read(self, stage: str) -> Iterator[Any]:
+        """Open the committed output group of ``stage`` read-only.
+
+        Yields
+        ------
+        h5py.Group
+            The group ``/<stage>`` of ``store/<stage>.h5``.
+        """
+        path = self.layout.stage_file(stage)
+        if not path.is_file():
+            raise StoreError(
+                f"the store has no {stage} output yet", hint=f"run `avstudio run {stage}` first"
+            )
+        with self._open(path) as f:
+            _check_schema(path, f.attrs)
+            yield f[stage]
+
+    @contextmanager
+    def open_root(self) -> Iterator[Any]:
+        """Open ``store.h5`` read-only (stage groups resolve through external links)."""
+        if not self.layout.store.is_file():
+            raise StoreError(
+                f"no store at {self.layout.store}", hint="run `avstudio init` to create the workspace"
+            )
+        with self._open(self.layout.store) as f:
+            _check_schema(self.layout.store, f.attrs)
+            yield f
+
+    # -- writing (only under the workspace lock) ---------------------------------------
+    @contextmanager
+    def write(self, stage: str) -> Iterator[Any]:
+        """Write the outputs of ``stage``; committed only if the block succeeds.
+
+        Yields
+        ------
+        h5py.Group
+            An empty group ``/<stage>`` in a temporary file. On normal exit the
+            file replaces ``store/<stage>.h5`` atomically; on any exception it is
+            deleted and the previous output stays as it was.
+        """
+        h5py = _h5py()
+        self.layout.ensure_dirs()
+        tmp = self.layout.tmp_dir / f"{stage}.h5"
+        tmp.unlink(missing_ok=True)
+        try:
+            with h5py.File(tmp, "w", locking=False) as f:
+                f.attrs["schema_version"] = SCHEMA_VERSION
+                f.attrs["avstudio_version"] = __version__
+                f.attrs["stage"] = stage
+                f.attrs["written"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+                yield f.create_group(stage)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, self.layout.stage_file(stage))
+        self.write_root()
+
+    def write_root(self) -> None:
+        """(Re)write ``store.h5``: schema attributes and a link to every committed stage."""
+        h5py = _h5py()
+        self.layout.ensure_dirs()
+        tmp = self.layout.tmp_dir / "store.h5"
+        created = time.strftime("%Y-%m-%dT%H:%M:%S")
+        if self.layout.store.is_file():
+            with self._open(self.layout.store) as old:
+                _check_schema(self.layout.store, old.attrs)
+                created = str(old.attrs.get("created", created))
+        with h5py.File(tmp, "w", locking=False) as f:
+            f.attrs["schema_version"] = SCHEMA_VERSION
+            f.attrs["avstudio_version"] = __version__
+            f.attrs["created"] = created
+            for path in sorted(self.layout.store_dir.glob("*.h5")):
+                f[path.stem] = h5py.ExternalLink(f"store/{path.name}", f"/{path.stem}")
+        os.replace(tmp, self.layout.store)
+
+    def remove(self, stage: str) -> None:
+        """Delete the committed output of ``stage`` (used by ``run --force`` cleanup tests)."""
+        self.layout.stage_file(stage).unlink(missing_ok=True)
+        self.write_root()
+
+
+def chunked_dataset(group: Any, name: str, shape: tuple[int, ...], dtype: Any, *, rows: int = 64,
+                    compress: bool = True, **attrs: Any) -> Any:
+    """Create a resizable, chunked (and compressed) dataset growing along axis 0.
+
+    Parameters
+    ----------
+    group : h5py.Group
+    name : str
+    shape : tuple of int
+        Shape of one row, e.g. ``(h, w, 3)`` for frames; the dataset starts at 0 rows.
+    rows : int
+        Rows per HDF5 chunk.
+    """
+    ds = group.create_dataset(
+        name,
+        shape=(0, *shape),
+        maxshape=(None, *shape),
+        dtype=dtype,
+        chunks=(max(1, rows), *shape),
+        compression="gzip" if compress else None,
+        compression_opts=1 if compress else None,
+    )
+    ds.attrs.update(attrs)
+    return ds
+
+
+def append(ds: Any, rows: Any) -> None:
+    """Append ``rows`` (an array with ``ds.shape[1:]`` rows) to a chunked dataset."""
+    n = ds.shape[0]
+    ds.resize(n + len(rows), axis=0)
+    ds[n:] = rows
