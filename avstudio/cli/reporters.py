@@ -34,15 +34,21 @@ class PlainReporter:
     def __init__(self, every: float = 2.0) -> None:
         self.every = every
         self._last: dict[str, float] = {}
+        self._finished: set[str] = set()
 
     def __call__(self, event: Event) -> None:
         kind = event.kind
         if kind == "stage_started":
+            self._finished.discard(event.stage)
             click.echo(f"[{event.stage}] started ({event.reason})")
         elif kind == "progress":
             now = time.monotonic()
             done_all = event.total is not None and event.done >= event.total
+            if done_all and event.stage in self._finished:
+                return
             if now - self._last.get(event.stage, 0.0) >= self.every or done_all:
+                if done_all:
+                    self._finished.add(event.stage)
                 self._last[event.stage] = now
                 total = f"/{event.total:,.0f}" if event.total else ""
                 rate = _rate(event.rate, event.unit)

@@ -28,7 +28,8 @@ are floored at 1e-10 (-100 dB) so silence gives finite vectors.
 
 Until :meth:`BuiltinAudioEncoder.fit` has seen the training frames the encoder
 returns these raw features; afterwards it returns them standardised with the
-training mean and standard deviation (features that were constant on the
+training mean and standard deviation (:meth:`~BuiltinAudioEncoder.standardise`
+applies the same to raw features already computed) (features that were constant on the
 training frames get a standard deviation of 1).
 """
 
@@ -311,7 +312,7 @@ class BuiltinAudioEncoder:
         """:meth:`fit` on the raw features of ``windows [shape=(n, samples)]``."""
         return self.fit(self.features(windows, sr))
 
-    def transform(self, embeddings_raw: np.ndarray) -> np.ndarray:
+    def standardise(self, embeddings_raw: np.ndarray) -> np.ndarray:
         """Standardise raw features (identity before :meth:`fit`).
 
         Parameters
@@ -327,6 +328,8 @@ class BuiltinAudioEncoder:
             return raw
         return ((raw - self.mean) / self.std).astype(np.float32)
 
+    transform = standardise
+
     def encode_audio(self, windows: np.ndarray, sr: int) -> np.ndarray:
         """Embed windows: raw features before :meth:`fit`, standardised after.
 
@@ -339,7 +342,7 @@ class BuiltinAudioEncoder:
         -------
         np.ndarray [shape=(n, d), float32]
         """
-        return self.transform(self.features(windows, sr))
+        return self.standardise(self.features(windows, sr))
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, np.ndarray]:

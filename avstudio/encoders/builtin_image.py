@@ -87,8 +87,10 @@ class BuiltinImageEncoder:
 
     Parameters
     ----------
-    code_size : tuple of int
-        ``(width, height)`` frames are shrunk to before PCA.
+    code_size : int or tuple of int
+        ``(width, height)`` frames are shrunk to before PCA, or an int: the
+        longest side, the other following the fit frames' aspect ratio
+        (64 for 320x240 frames gives 64x48).
     components : int
         Number of principal components (``dim = components + 1``).
     colour : {"auto", "grey", "colour"}
@@ -119,7 +121,7 @@ class BuiltinImageEncoder:
     def __init__(
         self,
         *,
-        code_size: tuple[int, int] | list[int] = (64, 48),
+        code_size: int | tuple[int, int] | list[int] = (64, 48),
         components: int = 32,
         colour: str = "auto",
         polarity: str = "auto",
@@ -131,14 +133,15 @@ class BuiltinImageEncoder:
             raise ModelError(f"unknown colour mode '{colour}'", hint="use 'auto', 'grey' or 'colour'")
         if polarity not in ("auto", "split", "none"):
             raise ModelError(f"unknown polarity mode '{polarity}'", hint="use 'auto', 'split' or 'none'")
-        width, height = (int(v) for v in code_size)
-        if width < 1 or height < 1 or components < 1:
+        sides = [int(code_size)] if np.ndim(code_size) == 0 else [int(v) for v in code_size]
+        if len(sides) not in (1, 2) or min(sides) < 1 or components < 1:
             raise ModelError(
                 f"builtin image encoder: bad code_size {code_size} or components {components}",
-                hint="use e.g. code_size = [64, 48], components = 32",
+                hint="use e.g. code_size = 64 (longest side) or [64, 48], components = 32",
             )
+        self._size: tuple[int, int] | None = (sides[0], sides[1]) if len(sides) == 2 else None
         self.config: dict[str, Any] = {
-            "code_size": [width, height],
+            "code_size": sides if len(sides) == 2 else sides[0],
             "components": int(components),
             "colour": colour,
             "polarity": polarity,
@@ -156,9 +159,22 @@ class BuiltinImageEncoder:
 
     @property
     def code_size(self) -> tuple[int, int]:
-        """``(width, height)`` of decoded frames."""
-        width, height = self.config["code_size"]
-        return int(width), int(height)
+        """``(width, height)`` of decoded frames (known once fitted when configured by longest side)."""
+        if self._size is None:
+            raise ModelError(
+                "builtin image encoder: code size follows the frames, which it has not seen",
+                hint="fit the encoder first",
+            )
+        return self._size
+
+    def _resolve_size(self, frame_height: int, frame_width: int) -> None:
+        if self._size is not None:
+            return
+        longest = int(self.config["code_size"])
+        if frame_width >= frame_height:
+            self._size = (longest, max(1, int(round(longest * frame_height / frame_width))))
+        else:
+            self._size = (max(1, int(round(longest * frame_width / frame_height))), longest)
 
     @property
     def fitted(self) -> bool:
@@ -242,6 +258,8 @@ class BuiltinImageEncoder:
         frames = np.asarray(frames)
         if len(frames) == 0:
             raise ModelError("builtin image encoder: no frames to fit on", hint="check the training split")
+        if frames.ndim == 4:
+            self._resolve_size(frames.shape[1], frames.shape[2])
         limit = int(max_frames if max_frames is not None else self.config["max_fit_frames"])
         if len(frames) > limit:
             frames = frames[np.unique(np.linspace(0, len(frames) - 1, limit).round().astype(int))]
@@ -385,7 +403,8 @@ class BuiltinImageEncoder:
         """Fitted state as arrays (empty before fit).
 
         Keys: ``mean [(D,)]``, ``components [(k, D)]``, ``variance [(k,)]``,
-        ``scale [()]``, ``channels [()]``, ``split_polarity [()]``.
+        ``scale [()]``, ``channels [()]``, ``split_polarity [()]``,
+        ``code_size [(2,)]`` (width, height).
         """
         if self.mean is None:
             return {}
@@ -396,6 +415,7 @@ class BuiltinImageEncoder:
             "scale": np.asarray(self.scale, dtype=np.float64),
             "channels": np.asarray(self.channels, dtype=np.int64),
             "split_polarity": np.asarray(self.split_polarity, dtype=np.bool_),
+            "code_size": np.asarray(self.code_size, dtype=np.int64),
         }
 
     @classmethod
@@ -405,6 +425,8 @@ class BuiltinImageEncoder:
         if not state:
             return encoder
         channels = int(np.asarray(state["channels"]))
+        if "code_size" in state:
+            encoder._size = tuple(int(v) for v in np.asarray(state["code_size"]).reshape(2))
         width, height = encoder.code_size
         components = np.asarray(state["components"], dtype=np.float32)
         if components.shape != (encoder.dim - 1, width * height * channels):

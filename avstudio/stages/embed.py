@@ -46,10 +46,11 @@ def make_encoders(manifest: Any):
     from avstudio.encoders.registry import make_audio_encoder, make_image_encoder
 
     enc = manifest.params["encoders"]
-    audio = make_audio_encoder(enc["audio"], window_seconds=enc["window_seconds"], device=enc["device"],
-                               batch_size=enc["batch_size"])
-    image = make_image_encoder(enc["image"], components=enc["components"], code_size=enc["code_size"],
-                               device=enc["device"], batch_size=enc["batch_size"])
+    neural = {"device": enc["device"], "batch_size": enc["batch_size"]}
+    audio = make_audio_encoder(enc["audio"], window_seconds=enc["window_seconds"],
+                               **(neural if enc["audio"] != "builtin" else {}))
+    image_opts = neural if enc["image"] != "builtin" else {"components": enc["components"], "code_size": enc["code_size"]}
+    image = make_image_encoder(enc["image"], **image_opts)
     return audio, image
 
 

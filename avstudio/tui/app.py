@@ -52,16 +52,21 @@ class AvStudioApp(App[None]):
         self.ws = ws
         self.device = device
         self.poll_interval = poll_interval
+        self.device_label = device or "…"
         self.sub_title = str(ws.root)
 
-    def on_mount(self) -> None:
-        self.push_screen(ProjectScreen(poll_interval=self.poll_interval))
-        header = self.project_screen.header
-        if self.device is not None:
-            header.device = self.device
-        else:
-            header.device = quick_device()
+    async def on_mount(self) -> None:
+        await self.push_screen(ProjectScreen(poll_interval=self.poll_interval))
+        if self.device is None:
+            self.set_device(quick_device())
             self.detect_device()
+        else:
+            self.set_device(self.device)
+
+    def set_device(self, label: str) -> None:
+        """Show ``label`` as the device in the header."""
+        self.device_label = label
+        self.project_screen.header.device = label
 
     @property
     def project_screen(self) -> ProjectScreen:
@@ -71,7 +76,7 @@ class AvStudioApp(App[None]):
     def detect_device(self) -> None:
         """Ask torch (in a child process) which device runs will use; update the header."""
         label = torch_device()
-        self.call_from_thread(setattr, self.project_screen.header, "device", label)
+        self.call_from_thread(self.set_device, label)
 
     # -- actions ------------------------------------------------------------------------
     def action_help(self) -> None:
@@ -140,7 +145,7 @@ def binding_commands(screen: Screen, widgets: list) -> Iterable[SystemCommand]:
     for node in [*widgets, screen]:
         if node is None or not type(node).__module__.startswith("avstudio."):
             continue
-        for b in type(node).BINDINGS:
+        for b in type(node).__dict__.get("BINDINGS", []):
             if not isinstance(b, Binding) or not b.description:
                 continue
             action = b.action

@@ -82,9 +82,13 @@ class Layout:
         return self.store_dir / f"{stage}.h5"
 
     def ensure_dirs(self) -> None:
-        """Create the directories avstudio writes into."""
-        for path in (self.store_dir, self.state_dir, self.tmp_dir, self.logs_dir, self.outputs):
-            path.mkdir(parents=True, exist_ok=True)
+        """Create the directories avstudio keeps its state in (``outputs/`` is made by the stages writing it)."""
+        for path in (self.store_dir, self.state_dir, self.tmp_dir, self.logs_dir):
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise WorkspaceError(f"cannot create {path}: {exc.strerror}",
+                                     hint="check the workspace folder's permissions and free space") from None
 
 
 def find_layout(directory: str | Path | None = None) -> Layout:

@@ -283,9 +283,12 @@ def test_plus_adapters_and_junk_are_refused(tmp_path):
 
 
 # -- bench smoke --------------------------------------------------------------------------
-def test_bench_smoke_path_runs_on_cpu(capsys):
+def test_bench_smoke_path_runs_on_cpu(capsys, monkeypatch):
+    import sys
+
     spec = importlib.util.spec_from_file_location("gpu_paint", REPO / "bench" / "gpu_paint.py")
     bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "gpu_paint", bench)  # dataclasses look their module up there
     spec.loader.exec_module(bench)
     assert bench.main(["--smoke"]) == 0
     out = capsys.readouterr().out

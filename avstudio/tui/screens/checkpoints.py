@@ -31,6 +31,9 @@ PALETTE = ("#4EBF71", "#FEA62B", "#57A5E2", "#D17E92", "#B48EAD", "#88C0D0")
 KEY_METRICS = ("ssim", "mae")
 """Held-out metrics shown in the table (the mapper's, matched by suffix)."""
 
+NOT_COMPARED = frozenset({"best_epoch"})
+"""Summary numbers that are not a quality (no "better" to mark)."""
+
 
 def created_label(created: str | None) -> str:
     """ISO 8601 (UTC) as local ``MM-DD HH:MM``; the raw text if unparsable."""
@@ -86,6 +89,8 @@ def metrics_table(table: dict[str, Any]) -> Table | Text:
     for name in names:
         out.add_column(escape(name), justify="right")
     for metric, row in table["metrics"].items():
+        if metric in NOT_COMPARED:
+            continue
         arrow = "↓" if row["lower_is_better"] else "↑"
         cells = []
         for k, value in enumerate(row["values"]):

@@ -147,7 +147,7 @@ def _own_bindings(screen: Screen) -> list[Binding]:
     for node in nodes:
         if not type(node).__module__.startswith("avstudio."):
             continue
-        for b in getattr(type(node), "BINDINGS", []):
+        for b in type(node).__dict__.get("BINDINGS", []):
             if isinstance(b, Binding) and b.description and b not in out:
                 out.append(b)
     return out

@@ -72,7 +72,9 @@ class ProjectScreen(Screen):
         self.status_error: str | None = None
         self.recent_events: deque[Event] = deque(maxlen=500)
         """The latest runner events handled (for tests and debugging)."""
+        self._own_run = False
         self._follow_next_stage = False
+        self._last_started: str | None = None
         self._manifest_mtime: float | None = None
 
     # -- layout ---------------------------------------------------------------------
@@ -106,8 +108,8 @@ class ProjectScreen(Screen):
 
     @property
     def own_run(self) -> bool:
-        """A run started from this TUI is in progress."""
-        return self.run_worker_ is not None and self.run_worker_.state in (WorkerState.PENDING, WorkerState.RUNNING)
+        """A run started from this TUI is in progress (until its worker's end is handled)."""
+        return self._own_run
 
     @property
     def busy(self) -> bool:
@@ -250,8 +252,8 @@ class ProjectScreen(Screen):
         if kind == "run_started":
             self._follow_next_stage = True
         elif kind == "stage_started":
-            previous = self.running_stage
-            self.running_stage = stage
+            previous = self._last_started
+            self.running_stage = self._last_started = stage
             self.log_pane.reset_stage(stage)
             self.progress.show_started(stage)
             self.table.mark_running(stage)
@@ -307,6 +309,7 @@ class ProjectScreen(Screen):
         self.cancelling = False
         self._follow_next_stage = True
         self.progress.show_idle("starting…")
+        self._own_run = True
         self.run_worker_ = self.run_pipeline(targets, force, downstream, self.cancel_token)
         self.header.run = "run from this TUI"
         self.refresh_bindings()
@@ -328,6 +331,7 @@ class ProjectScreen(Screen):
             return
         if self.follower is not None:
             list(self.follower.poll())  # our own events are in the log too; skip them
+        self._own_run = False
         self.cancelling = False
         self.header.run = ""
         if event.state == WorkerState.ERROR:

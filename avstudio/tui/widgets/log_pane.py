@@ -47,9 +47,13 @@ class LogPane(RichLog):
 
     def add(self, event: Log) -> None:
         """Append one log line (shown now if its stage is the one on display)."""
-        self.buffers.setdefault(event.stage, deque(maxlen=LOG_LINES_KEPT)).append(event)
+        lines = self.buffers.setdefault(event.stage, deque(maxlen=LOG_LINES_KEPT))
+        lines.append(event)
         if event.stage == self.stage:
-            self.write(log_line(event))
+            if len(lines) == 1:
+                self._redraw()  # replaces the "no log lines yet" placeholder
+            else:
+                self.write(log_line(event))
 
     def show_stage(self, stage: str | None) -> None:
         """Display ``stage``'s lines (no-op if it already is)."""

@@ -1,0 +1,136 @@
+"""The sonify pipeline end to end on tiny synthetic clips, with exact expected values."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import soundfile as sf
+
+from avstudio.workspace.workspace import Workspace
+from tests.conftest import run_all
+
+
+def states(ws):
+    return {s.name: s.state for s in Workspace(ws.root).status()}
+
+
+def reasons(ws):
+    return {s.name: s.reasons for s in Workspace(ws.root).status()}
+
+
+def test_solid_clip_end_to_end(make_ws, solid_clip):
+    ws = make_ws(solid_clip)
+    result, events = run_all(ws)
+    assert result.exit_code == 0 and result.ran == ["extract", "features", "sonify", "assemble"]
+    with ws.store.read("extract") as ex:
+        assert ex["frames"].shape == (90, 48, 64, 3)
+        assert ex.attrs["duration"] == 3.0 and ex.attrs["fps"] == 30.0
+        assert ex["audio"].attrs["sample_rate"] == 44100 and ex["audio"].attrs["channels"] == 1
+    with ws.store.read("features") as fg:
+        assert np.allclose(fg["avg_color"][:], [200, 100, 50], atol=1.5)
+        assert np.allclose(fg["brightness"][:], 0.299 * 200 + 0.587 * 100 + 0.114 * 50, atol=1.0)
+        assert fg["contrast"][:].max() < 0.6
+        assert np.all(fg["mass"][:] == 0)  # no pixel has all channels in 0..100
+        assert np.all(fg["motion"][:] < 0.05) and fg["motion"][0] == 0
+        assert fg["audio/rms"].shape == (90,)
+    info = sf.info(str(ws.layout.outputs / "sonified.wav"))
+    assert info.frames == 132300 and info.samplerate == 44100 and info.channels == 2
+    assert info.frames / info.samplerate == 3.0
+    from avstudio.media.probe import probe
+
+    mp4 = probe(ws.layout.outputs / "sonified.mp4")
+    assert mp4.has_audio and mp4.n_frames == 90 and abs(mp4.duration - 3.0) < 0.05
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "run_started" and kinds[-1] == "run_finished" and "progress" in kinds
+    logged = [json.loads(line)["event"] for line in ws.layout.event_log.read_text().splitlines()]
+    assert logged == kinds
+
+
+def test_second_run_does_nothing_and_param_change_is_explained(make_ws, solid_clip):
+    ws = make_ws(solid_clip)
+    run_all(ws)
+    assert set(states(ws).values()) == {"fresh"}
+    result, events = run_all(Workspace(ws.root))
+    assert result.ran == [] and [e.reason for e in events if e.kind == "stage_skipped"] == ["fresh"] * 4
+
+    Workspace(ws.root).manifest.set("sonify.scale", "major")
+    assert states(ws) == {"extract": "fresh", "features": "fresh", "sonify": "stale", "assemble": "stale"}
+    why = reasons(ws)
+    assert why["sonify"] == ['params.sonify.scale changed ("pentatonic" -> "major")']
+    assert why["assemble"] == ["upstream sonify changed"]
+    result, _ = run_all(Workspace(ws.root))
+    assert result.ran == ["sonify", "assemble"]
+
+    Workspace(ws.root).manifest.set("features.flow_size", 32)
+    assert states(ws) == {"extract": "fresh", "features": "stale", "sonify": "stale", "assemble": "stale"}
+    assert reasons(ws)["features"] == ["params.features.flow_size changed (96 -> 32)"]
+
+
+def test_force_and_targets(make_ws, solid_clip):
+    ws = make_ws(solid_clip)
+    result, _ = run_all(ws, "features")
+    assert result.ran == ["extract", "features"]
+    assert states(ws)["sonify"] == "missing"
+    result, _ = run_all(Workspace(ws.root), "features", force=True)
+    assert result.ran == ["features"]
+    result, _ = run_all(Workspace(ws.root), "features", force=True, downstream=True)
+    assert result.ran == ["features", "sonify", "assemble"]
+
+
+def test_source_video_change_is_explained(make_ws, solid_clip, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy.mp4"
+    shutil.copy(solid_clip, copy)
+    ws = make_ws(copy)
+    run_all(ws)
+    from tests.synthmedia import make_video, solid_frames
+
+    make_video(copy, solid_frames(60, 48, 64, (10, 10, 10)), fps=30)
+    why = reasons(ws)
+    assert "source video changed" in why["extract"] and why["features"] == ["upstream extract changed"]
+
+
+def test_video_without_audio_is_valid(make_ws, silent_video_clip):
+    ws = make_ws(silent_video_clip)
+    result, _ = run_all(ws)
+    assert result.exit_code == 0
+    with ws.store.read("extract") as ex:
+        assert ex["audio"].shape == (0,) and ex["audio"].attrs["channels"] == 0
+    with ws.store.read("features") as fg:
+        assert "audio" not in fg
+        motion = fg["motion"][1:]
+        assert np.all(np.abs(motion - 2.0) < 0.3)  # every pixel moves 2 px per frame
+    assert sf.info(str(ws.layout.outputs / "sonified.wav")).frames == round(2.0 * 44100)
+
+
+def test_failed_stage_keeps_earlier_outputs_and_skips_dependents(make_ws, silent_video_clip):
+    ws = make_ws(silent_video_clip)
+    run_all(ws)
+    with ws.store.read("sonify") as sg:
+        before = sg["samples"][:]
+    ws.manifest.set("sonify.map", {"pitch": "rms"})  # no audio track -> no rms feature
+    result, events = run_all(Workspace(ws.root))
+    assert result.failed == ["sonify"] and result.exit_code == 1
+    failed = next(e for e in events if e.kind == "stage_failed")
+    assert "rms" in failed.message
+    assert next(e for e in events if e.kind == "stage_skipped" and e.stage == "assemble").reason == "upstream sonify failed"
+    st = {s.name: s for s in Workspace(ws.root).status()}
+    assert st["sonify"].state == "failed" and "rms" in st["sonify"].reasons[0]
+    with ws.store.read("sonify") as sg:
+        np.testing.assert_array_equal(sg["samples"][:], before)
+
+
+def test_export_json_and_csv(make_ws, solid_clip):
+    from avstudio.stages.export import export_records, to_csv
+
+    ws = make_ws(solid_clip)
+    run_all(ws, "features")
+    data = export_records(ws)
+    assert data["video_duration"] == 3.0 and len(data["frames"]) == 90
+    f0 = data["frames"][0]
+    assert set(f0) == {"avg_color", "mass", "brightness", "contrast", "motion"}
+    assert abs(f0["brightness"] - 124.1) < 1.0 and f0["mass"] == 0
+    lines = to_csv(data, fps=30.0).splitlines()
+    assert lines[0] == "frame,time,avg_r,avg_g,avg_b,mass,brightness,contrast,motion" and len(lines) == 91

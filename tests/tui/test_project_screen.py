@@ -1,0 +1,223 @@
+"""The project screen driven with Pilot: runs, reruns, cancel, errors, detail, editing."""
+
+from __future__ import annotations
+
+import h5py
+import pytest
+
+from avstudio.pipeline.events import Progress, StageFinished
+from avstudio.tui.messages import PipelineEvent
+from avstudio.tui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
+from avstudio.tui.screens.stage_detail import StageDetailScreen
+from tests.tui.conftest import make_app, states, wait_for
+
+
+def _idle(app) -> bool:
+    p = app.project_screen
+    return p.status_loaded and not p.own_run and p.running_stage is None
+
+
+async def test_fresh_workspace_lists_missing_stages_and_allowed_keys(ws_dir):
+    app = make_app(ws_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.project_screen
+        await wait_for(pilot, lambda: screen.ready, what="first status")
+        assert [s.name for s in screen.table.statuses] == ["source", "slow", "tail"]
+        assert states(app) == {"source": "missing", "slow": "missing", "tail": "missing"}
+        assert screen.table.status_of("source").reasons == ["never run"]
+        assert screen.header.project == "ws (sonify)"
+        assert screen.header.media == "clip.mp4"
+        assert screen.header.device == "cpu"
+        assert screen.check_action("run_stage", ()) is True
+        assert screen.check_action("run_all", ()) is True
+        assert screen.check_action("cancel_run", ()) is False  # nothing runs: hidden
+        assert screen.check_action("checkpoints", ()) is False  # sonify without checkpoints/
+        titles = {c.title for c in app.get_system_commands(screen)}
+        assert "Run every stage that is not fresh" in titles
+        assert "Stop the running stage at its next chunk (asks first); earlier outputs stay" not in titles
+
+
+async def test_run_all_makes_every_stage_fresh_and_logs_follow(ws_dir):
+    app = make_app(ws_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.project_screen
+        await wait_for(pilot, lambda: screen.ready)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: _idle(app) and states(app) == dict.fromkeys(("source", "slow", "tail"), "fresh"),
+                       what="all fresh")
+        finished = [e.stage for e in screen.recent_events if isinstance(e, StageFinished)]
+        assert finished == ["source", "slow", "tail"]
+        assert screen.progress.progress_text.startswith("last run: ok in ")
+        # the cursor followed the run to its last stage, and the log pane shows that stage
+        assert screen.table.selected_stage == "tail"
+        assert screen.log_pane.stage == "tail"
+        assert f"total {sum(range(320))}" in screen.log_pane.shown_text()  # analysis.size = 320
+        await pilot.press("up")
+        assert screen.log_pane.stage == "slow"
+        assert "chunk 5/5" in screen.log_pane.shown_text()
+        assert screen.check_action("run_stage", ()) is None  # fresh: greyed out
+        assert screen.check_action("force_stage", ()) is True
+
+
+async def test_rerun_makes_a_stale_stage_fresh(ran_ws_dir):
+    from avstudio.workspace.workspace import Workspace
+
+    Workspace(ran_ws_dir).manifest.set("analysis.size", 64)  # source reads analysis.size
+    app = make_app(ran_ws_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.project_screen
+        await wait_for(pilot, lambda: screen.ready)
+        assert states(app) == {"source": "stale", "slow": "stale", "tail": "stale"}
+        assert any("analysis.size" in r for r in screen.table.status_of("source").reasons)
+        assert screen.table.selected_stage == "source"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: _idle(app) and states(app)["source"] == "fresh", what="source fresh")
+        # r runs the selected stage (and what it needs), not its dependents
+        assert states(app) == {"source": "fresh", "slow": "stale", "tail": "stale"}
+        with h5py.File(ran_ws_dir / "store" / "source.h5", "r") as f:
+            assert f["source/values"].shape == (64,)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: _idle(app) and set(states(app).values()) == {"fresh"}, what="all fresh")
+        with h5py.File(ran_ws_dir / "store" / "slow.h5", "r") as f:
+            assert f["slow/total"][0] == sum(range(64))
+
+
+async def test_cancel_asks_then_stops_the_run_and_keeps_the_store(ran_ws_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("AVSTUDIO_FAKE_GATE", str(tmp_path / "never"))  # slow holds after 2 chunks
+    with h5py.File(ran_ws_dir / "store" / "slow.h5", "r") as f:
+        before = int(f["slow/total"][0])
+    app = make_app(ran_ws_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.project_screen
+        await wait_for(pilot, lambda: screen.ready)
+        await pilot.press("down", "f")  # force-rerun slow
+        await wait_for(pilot, lambda: "2/5 chunks" in screen.progress.progress_text, what="progress 2/5")
+        assert screen.own_run and screen.running_stage == "slow"
+        assert states(app)["slow"] == "running"
+        for action in ("run_stage", "force_stage", "downstream", "run_all"):
+            assert screen.check_action(action, ()) is None  # one writer at a time
+        assert screen.header.run == "run from this TUI"
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # asked first; "no" leaves it running
+        assert screen.own_run and not screen.cancel_token.cancelled
+        await pilot.press("x")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: _idle(app) and states(app)["slow"] == "failed", what="interrupted")
+        assert screen.table.status_of("slow").reasons == ["last run was interrupted"]
+        assert screen.progress.progress_text.startswith("last run: interrupted")
+        assert "interrupted" in screen.log_pane.shown_text()
+        assert states(app)["source"] == "fresh"
+    with h5py.File(ran_ws_dir / "store" / "slow.h5", "r") as f:
+        assert int(f["slow/total"][0]) == before  # the previous output is intact
+    assert not list((ran_ws_dir / ".avstudio" / "tmp").glob("*.h5"))
+
+
+async def test_stage_failure_shows_a_modal_with_the_traceback_on_a_key(ran_ws_dir, monkeypatch):
+    monkeypatch.setenv("AVSTUDIO_FAKE_FAIL", "1")
+    app = make_app(ran_ws_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.project_screen
+        await wait_for(pilot, lambda: screen.ready)
+        await pilot.press("down", "f")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), what="error modal")
+        modal = app.screen
+        assert modal.title_text == "stage slow failed"
+        assert modal.message == "the fake stage failed on purpose (unset AVSTUDIO_FAKE_FAIL)"
+        assert "StageError" in modal.traceback
+        tb = modal.query_one("#traceback")
+        assert not tb.display
+        await pilot.press("t")
+        assert tb.display
+        await pilot.press("escape")
+        assert app.screen is screen
+        await wait_for(pilot, lambda: _idle(app) and states(app)["slow"] == "failed")
+        assert states(app)["tail"] == "fresh"  # skipped, its old output stays
+
+
+async def test_lock_held_elsewhere_refuses_the_run_with_a_modal(ran_ws_dir):
+    from avstudio.workspace.lock import WorkspaceLock
+
+    app = make_app(ran_ws_dir)
+    lock = WorkspaceLock(ran_ws_dir / ".avstudio" / "lock")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.project_screen
+        await wait_for(pilot, lambda: screen.ready)
+        lock.acquire(command="test holder")  # this pid: the TUI does not take it for a headless run
+        try:
+            await pilot.press("f")
+            await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), what="lock modal")
+            assert app.screen.title_text == "cannot start the run"
+            assert app.screen.message.startswith("another avstudio run is writing to this workspace")
+        finally:
+            lock.release()
+
+
+async def test_progress_bursts_collapse():
+    a = PipelineEvent(Progress(stage="slow", done=1, total=5))
+    b = PipelineEvent(Progress(stage="slow", done=2, total=5))
+    other = PipelineEvent(Progress(stage="tail", done=1, total=5))
+    log = PipelineEvent(StageFinished(stage="slow"))
+    assert a.can_replace(b)
+    assert not a.can_replace(other)
+    assert not log.can_replace(a) and not a.can_replace(log)
+
+
+async def test_enter_opens_stage_detail_with_params_and_store_shapes(ran_ws_dir):
+    app = make_app(ran_ws_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.project_screen
+        await wait_for(pilot, lambda: screen.ready)
+        await pilot.press("down", "enter")
+        assert isinstance(app.screen, StageDetailScreen)
+        detail = app.screen
+        await wait_for(pilot, lambda: detail.outputs is not None, what="store read")
+        assert detail.stage == "slow"
+        assert any(line.startswith("total  int64 (1,)") for line in detail.outputs)
+        params = detail.query_one("#detail-params").render()
+        assert "analysis.chunk" in str(params) or "analysis.chunk" in repr(app.ws.stage_params(app.ws.stages["slow"]))
+        assert app.ws.stage_params(app.ws.stages["slow"]) == {"analysis.chunk": 256}
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_edit_reloads_the_manifest_and_status(ran_ws_dir):
+    app = make_app(ran_ws_dir)
+    edited = []
+
+    def fake_editor(path):
+        path.write_text(path.read_text().replace("chunk = 256", "chunk = 128"))
+        edited.append(path)
+        return True
+
+    app.edit_file = fake_editor
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.project_screen
+        await wait_for(pilot, lambda: screen.ready)
+        assert set(states(app).values()) == {"fresh"}
+        await pilot.press("e")
+        assert edited == [ran_ws_dir / "avstudio.toml"]
+        await wait_for(pilot, lambda: states(app)["slow"] == "stale", what="slow stale")
+        assert states(app) == {"source": "fresh", "slow": "stale", "tail": "stale"}
+        assert app.ws.manifest.get("analysis.chunk") == 128
+
+
+async def test_help_lists_keys_and_quit_asks_while_running(ran_ws_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("AVSTUDIO_FAKE_GATE", str(tmp_path / "gate"))
+    app = make_app(ran_ws_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.project_screen
+        await wait_for(pilot, lambda: screen.ready)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = {b.key for b in app.screen.bindings_shown}
+        assert {"r", "f", "d", "a", "x", "c", "e", "enter", "question_mark", "q"} <= keys
+        await pilot.press("escape")
+        await pilot.press("down", "f")
+        await wait_for(pilot, lambda: "2/5" in screen.progress.progress_text)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.is_running
+        (tmp_path / "gate").touch()
+        await wait_for(pilot, lambda: _idle(app))
