@@ -271,7 +271,8 @@ def bench_paint(folder: Path, adapter: Path, args, dtypes, compiles) -> list[Row
                 steps = renderer.schedule_length(args.strength)
                 note = (f"{int(steps * args.strength)} denoise steps/frame at strength {args.strength}; "
                         f"load+warm-up {warmup:.1f} s")
-                rows.append(Row(label, dtype, "on" if compiled else "off", args.frames / seconds, "frames/s", note))
+                flag = "on" if compiled else "off"
+                rows.append(Row(label, dtype, flag, args.frames / seconds, "frames/s", note))
                 del renderer
                 _free()
     return rows
@@ -306,7 +307,9 @@ def bench_clip(folder: Path, args, dtypes, compiles) -> list[Row]:
             rows.append(Row("CLIP images", dtype, flag, n / end_to_end, "images/s",
                             f"encode_images, batch {n}, {args.size}px frames, PIL preprocessing included"))
             side = encoder.model.config.image_size
-            rows.append(Row("CLIP images (tower only)", dtype, flag, n / model_only, "images/s", f"{side}px pixels ready"))
+            rows.append(
+                Row("CLIP images (tower only)", dtype, flag, n / model_only, "images/s", f"{side}px pixels ready")
+            )
             del encoder, pixels
             _free()
     return rows
@@ -388,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.device.startswith("cuda") or not torch.cuda.is_available():
             print(
                 f"bench/gpu_paint.py: no CUDA device here (torch {torch.__version__}, device '{args.device}'); "
-                "it times full-size models on a GPU. Run it on a CUDA machine, or pass --smoke for the CPU smoke test.",
+                "it times full-size models on a GPU. Run it on a CUDA machine, "
+                "or pass --smoke for the CPU smoke test.",
                 file=sys.stderr,
             )
             return 2

@@ -28,9 +28,18 @@ are floored at 1e-10 (-100 dB) so silence gives finite vectors.
 
 Until :meth:`BuiltinAudioEncoder.fit` has seen the training frames the encoder
 returns these raw features; afterwards it returns them standardised with the
-training mean and standard deviation (:meth:`~BuiltinAudioEncoder.standardise`
-applies the same to raw features already computed) (features that were constant on the
+training mean and standard deviation (features that were constant on the
 training frames get a standard deviation of 1).
+:meth:`~BuiltinAudioEncoder.standardise` applies the same to raw features
+already computed, so fitting needs one pass over the audio.
+
+Why these features: on the silhouette clip (a picture of the current constant-Q
+spectrum), log-frequency bands measured this way let a ridge regression
+predict the eigenframe shape codes with about 40 % less error than 64 mel
+bands of one 8192-point FFT (held-out MAE with the true polarity 8.8 vs 14.6
+grey levels; the mean shape gives 18);
+the 25 ms offsets absorb the half-frame difference between a frame's centre and
+the moment a visualiser drew it.
 """
 
 from __future__ import annotations
@@ -147,7 +156,7 @@ class BuiltinAudioEncoder:
         max_window_seconds: float = 0.17,
         context_bands_per_octave: int = 3,
         context_fft: int = 2048,
-        context_hop: int = 512,
+        context_hop: int = 1024,
     ) -> None:
         if not 0 < fmin < fmax <= sample_rate / 2:
             raise ModelError(

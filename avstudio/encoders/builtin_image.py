@@ -38,6 +38,8 @@ from avstudio.errors import ModelError
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _MIDTONE_MAX = 0.25
 """At most this fraction of mid-tone pixels (48..207) makes frames "silhouette" material."""
+_FIT_CHUNK = 256
+"""Frames read and shrunk at a time while fitting."""
 _POLARITY_MIN = 0.01
 """Both polarities must cover at least this fraction of the fit frames to split polarity."""
 
@@ -242,7 +244,9 @@ class BuiltinImageEncoder:
         Parameters
         ----------
         frames : np.ndarray [shape=(n, h, w, 3), uint8]
-            Training frames, any size (already shrunk frames skip the resize).
+            Training frames, any size (already shrunk frames skip the resize);
+            anything indexable with sorted index arrays, such as an h5py
+            dataset, is read a chunk at a time.
         max_frames : int, optional
             Evenly subsample to at most this many frames (default ``max_fit_frames``).
         seed : int, optional
@@ -255,16 +259,21 @@ class BuiltinImageEncoder:
         BuiltinImageEncoder
             ``self``.
         """
-        frames = np.asarray(frames)
-        if len(frames) == 0:
+        n = len(frames)
+        if n == 0:
             raise ModelError("builtin image encoder: no frames to fit on", hint="check the training split")
-        if frames.ndim == 4:
-            self._resolve_size(frames.shape[1], frames.shape[2])
         limit = int(max_frames if max_frames is not None else self.config["max_fit_frames"])
-        if len(frames) > limit:
-            frames = frames[np.unique(np.linspace(0, len(frames) - 1, limit).round().astype(int))]
-        small = self.shrink(frames)
-        cancel.check()
+        idx = np.arange(n) if n <= limit else np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+        first = np.asarray(frames[int(idx[0])])
+        if np.ndim(self.config["code_size"]) == 0:
+            self._size = None  # follows these frames
+        if first.ndim == 3:
+            self._resolve_size(first.shape[0], first.shape[1])
+        parts = []
+        for s in range(0, len(idx), _FIT_CHUNK):  # bounded memory for long (on-disk) videos
+            cancel.check()
+            parts.append(self.shrink(frames[idx[s : s + _FIT_CHUNK]]))
+        small = np.concatenate(parts)
         self.channels = self._decide_channels(small)
         x = self._vectors(small, self.channels)
         self.split_polarity = self._decide_polarity(x)

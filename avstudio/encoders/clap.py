@@ -14,22 +14,23 @@ costs exactly as much as a 10 s one. Shorter clips are "repeatpad"-ed: tiled
 clips in training, so it is kept here (the original project ran it the same
 way, one window per video frame, batch 1).
 
-Measured on this project's CPU machine (2 cores, real-size htsat-unfused audio
-tower with random weights, 28 M parameters; see the report in the repo notes):
-the numpy feature extractor spends 40-110 ms per window on the 480 000-sample
-tiled clip and the tower 450-650 ms per window, whatever the window length. At
-30 fps one window per frame is 30 encodes per second of audio. Two choices
-follow:
+Measured on the project's CPU machine (2 cores shared with other jobs, hence
+ranges; real-size htsat-unfused audio tower, 28 M parameters, random weights):
+the tower takes 0.45-0.95 s per window at batch 4-8 (1-3 s at batch 1), the
+numpy feature extractor 40-150 ms per window (it builds and transforms the
+480 000-sample tiled clip in float64), the torch log-mel 5-25 ms; the
+window length changes none of it. One window per frame at 30 fps is 30 encodes
+per second of audio (15-30 s of CPU per second of audio here). Hence:
 
 * **Embedding rate** (``embed_hop_seconds``, default a quarter of the window,
   0.25 s for 1 s windows). :meth:`ClapAudioEncoder.encode_track` encodes the
   windows of every ``m = round(hop * fps)``-th frame (plus the last frame) and
   interpolates the frames between them (linear interpolation of the unit
-  vectors, then renormalised). A window moves by less than a quarter of its
-  length between two encoded frames, so neighbouring windows share >= 75 % of
-  their samples and their embeddings differ little; at 30 fps this encodes 8x
-  fewer windows. Frames that are encoded get exactly the embedding
-  :meth:`encode_audio` gives their window. ``embed_hop_seconds=0`` encodes
+  vectors, then renormalised). A window moves by about a quarter of its
+  length between two encoded frames, so neighbouring encoded windows share
+  about 75 % of their samples and their embeddings differ little; at 30 fps
+  (m = 8) this encodes 8x fewer windows. Encoded frames get exactly the
+  embedding :meth:`encode_audio` gives their window. ``embed_hop_seconds=0`` encodes
   every frame (the original behaviour).
 * **Context**. Since the model pays for 10 s anyway, ``window_seconds`` up to
   the extractor's ``max_length_s`` costs nothing extra: longer windows give
@@ -80,7 +81,7 @@ class ClapAudioEncoder:
     dtype : str
         Model dtype (``"float32"`` default: embeddings are training data; the
         tower is cheap next to painting).
-    base : path, optional
+    base_dir : path, optional
         Folder relative model paths are relative to (the workspace).
 
     Attributes
@@ -102,18 +103,20 @@ class ClapAudioEncoder:
         window_seconds: float = 1.0,
         embed_hop_seconds: float | None = None,
         dtype: str = "float32",
-        base: Any = None,
+        base_dir: Any = None,
     ) -> None:
         import torch
         from transformers import ClapAudioModelWithProjection, ClapFeatureExtractor
 
         if window_seconds <= 0:
-            raise ModelError(f"window length must be positive, got {window_seconds}", hint="set encoders.window_seconds > 0")
+            raise ModelError(
+                f"window length must be positive, got {window_seconds}", hint="set encoders.window_seconds > 0"
+            )
         folder = resolve_model(
             model_ref,
             role="CLAP audio encoder",
             required=("config.json", "preprocessor_config.json", "model.safetensors|pytorch_model.bin"),
-            base=base,
+            base=base_dir,
             setting="encoders.audio = 'clap:/path/to/folder'",
         )
         self.device = pick_device(device, setting="encoders.device")

@@ -37,7 +37,7 @@ class ClipImageEncoder:
     dtype : str
         Model dtype; ``"float32"`` by default (the embeddings are the mapper's
         training targets).
-    base : path, optional
+    base_dir : path, optional
         Folder relative model paths are relative to (the workspace).
 
     Attributes
@@ -55,7 +55,7 @@ class ClipImageEncoder:
         device: str = "auto",
         batch_size: int = 64,
         dtype: str = "float32",
-        base: Any = None,
+        base_dir: Any = None,
     ) -> None:
         from transformers import CLIPImageProcessorPil, CLIPVisionModelWithProjection
 
@@ -63,7 +63,7 @@ class ClipImageEncoder:
             model_ref,
             role="CLIP image encoder",
             required=("config.json", "preprocessor_config.json", "model.safetensors|pytorch_model.bin"),
-            base=base,
+            base=base_dir,
             setting="encoders.image = 'clip:/path/to/folder'",
         )
         self.device = pick_device(device, setting="encoders.device")

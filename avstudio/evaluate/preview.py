@@ -59,7 +59,7 @@ def preview_frames(ws: Any, infos: list[Any]) -> tuple[list[int], dict[str, np.n
                              hint="compare metrics only (avstudio checkpoints), or paint with the sd15 renderer")
         emb = _store_audio_embeddings(ws, ckpt.config["encoders"]["audio"]["name"])[rows]
         pred = predict(ckpt.state_dict, MapperConfig.from_dict(ckpt.config["mapper"]), emb)
-        decoder = BuiltinImageEncoder.from_state(checkpoint_state(ckpt.extras, "image"), image["config"])
+        decoder = BuiltinImageEncoder.from_state(checkpoint_state(ckpt, "image"), image["config"])
         columns[info.name] = decode_predictions(decoder, pred, apply_probe(ckpt.extras["brightness_probe"], pred),
                                                 size=size, crispness=ws.manifest.get("render.crispness"), **kw)
     return rows, columns

@@ -18,7 +18,7 @@ from avstudio.errors import StageError
 FEATURE_NAMES: tuple[str, ...] = ("avg_color", "brightness", "contrast", "mass_fraction", "mass", "motion")
 """The keys of :meth:`VisualFeatureExtractor.update`'s result, in order."""
 
-DEFAULT_FLOW_SIZE = 64
+DEFAULT_FLOW_SIZE = 48
 """Largest side, in pixels, of the frames optical flow runs on.
 
 Farneback's cost grows with the pixel count (about 0.13 us per pixel on one
@@ -200,23 +200,22 @@ class VisualFeatureExtractor:
         small = self._buffer("small", (n, fh, fw))
         lo, hi = self.mass_range
         lo3, hi3 = (lo, lo, lo), (hi, hi, hi)
-        sum_type = cv2.CV_32S if h * w * 255 < 2**31 else cv2.CV_64F
+        avg_color, brightness, contrast = out["avg_color"], out["brightness"], out["contrast"]
+        hits = np.zeros(n, np.float64)  # pixels inside mass_range, per frame
         rows_whole = h == fh * k  # blocks tile the frame height: one resize call per part
 
         def pixels(a: int, b: int) -> None:
             m = b - a
             tall = frames[a:b].reshape(m * h, w, 3)  # frames a..b as one image
             g = cv2.cvtColor(tall, cv2.COLOR_RGB2GRAY, dst=grey[a * h : b * h])
-            hits = cv2.reduce(
-                cv2.inRange(tall, lo3, hi3, dst=mask[a * h : b * h]).reshape(m, h * w), 1, cv2.REDUCE_SUM, dtype=sum_type
-            )
-            out["mass_fraction"][a:b] = hits[:, 0] / (255.0 * h * w)
-            sums = cv2.reduce(frames[a:b].reshape(m, h * w, 3), 1, cv2.REDUCE_SUM, dtype=sum_type)
-            out["avg_color"][a:b] = sums.reshape(m, 3) / float(h * w)
+            cv2.inRange(tall, lo3, hi3, dst=mask[a * h : b * h])
             for i in range(a, b):
-                mean, std = cv2.meanStdDev(grey[i * h : (i + 1) * h])
-                out["brightness"][i] = mean[0, 0]
-                out["contrast"][i] = std[0, 0]
+                rows = slice(i * h, (i + 1) * h)
+                avg_color[i] = cv2.sumElems(frames[i])[:3]
+                hits[i] = cv2.countNonZero(mask[rows])
+                mean, std = cv2.meanStdDev(grey[rows])
+                brightness[i] = mean[0, 0]
+                contrast[i] = std[0, 0]
             if k == 1:
                 small[a:b] = g.reshape(m, h, w)[:, :fh, :fw]
             elif rows_whole:
@@ -227,6 +226,8 @@ class VisualFeatureExtractor:
                     cv2.resize(block, (fw, fh), dst=small[i], interpolation=cv2.INTER_AREA)
 
         self._run(pixels, n)
+        avg_color /= float(h * w)  # sums -> means
+        out["mass_fraction"][:] = hits / (h * w)
         out["mass"][:] = out["mass_fraction"] * float(self.source_size[0] * self.source_size[1])
 
         # One flow pixel is k frame pixels; frame pixels -> source pixels per axis.

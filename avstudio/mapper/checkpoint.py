@@ -230,8 +230,8 @@ def save_checkpoint(
     state_dict : dict of str to np.ndarray
         Mapper weights (``TrainResult.state_dict``).
     config : dict
-        See :func:`checkpoint_config`; ``name``, ``created`` and
-        ``avstudio_version`` are filled in when absent.
+        See :func:`checkpoint_config`; ``name`` is set to ``name``, and
+        ``created`` and ``avstudio_version`` are filled in when absent.
     metrics : dict
         ``{"history": [...], "final": {...}}``.
     extras : dict of str to np.ndarray, optional
@@ -249,7 +249,7 @@ def save_checkpoint(
     root = Path(root)
     final, tmp = root / name, root / f".{name}.tmp"
     config = dict(config)
-    config.setdefault("name", name)
+    config["name"] = name
     config.setdefault("created", _now_iso())
     config.setdefault("avstudio_version", avstudio_version())
     try:

@@ -11,7 +11,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -89,28 +89,30 @@ FIELDS: dict[str, FieldSpec] = {
 """Every ``[train]`` key with its type, default, allowed range and one-line doc."""
 
 
+def _kind(spec: FieldSpec) -> str:
+    return "an int" if spec.type is int else "a number"
+
+
+def _range_hint(key: str, spec: FieldSpec) -> str:
+    default = "or leave it out" if spec.default is None else f"default {spec.default}"
+    return f"set train.{key} in the manifest to {_kind(spec)} {spec.range}; {default}"
+
+
 def _check_field(key: str, value: Any) -> Any:
     """Coerce one ``[train]`` value to its type or raise ManifestError naming ``train.<key>``."""
     spec = FIELDS[key]
     if value is None:
         if spec.default is None:
             return None
-        raise ManifestError(
-            f"train.{key} must be set", hint=f"use a {spec.type.__name__} {spec.range} (default {spec.default})"
-        )
+        raise ManifestError(f"train.{key} must be set", hint=_range_hint(key, spec))
     ok_types = (int,) if spec.type is int else (int, float)
     if isinstance(value, bool) or not isinstance(value, ok_types):
         raise ManifestError(
-            f"train.{key} must be {'an int' if spec.type is int else 'a number'}, got {value!r}",
-            hint=f"use a value {spec.range}" + ("" if spec.default is None else f" (default {spec.default})"),
+            f"train.{key} must be {_kind(spec)} {spec.range}, got {value!r}", hint=_range_hint(key, spec)
         )
     value = spec.type(value)
     if not (math.isfinite(value) and value in spec.range):
-        raise ManifestError(
-            f"train.{key} must be {spec.range}, got {value!r}",
-            hint=f"set train.{key} in the manifest to a value {spec.range}"
-            + ("" if spec.default is None else f" (default {spec.default})"),
-        )
+        raise ManifestError(f"train.{key} must be {spec.range}, got {value!r}", hint=_range_hint(key, spec))
     return value
 
 
@@ -161,7 +163,7 @@ class TrainConfig:
             raise ManifestError(
                 f"unknown key train.{unknown[0]}", hint=f"valid keys: {', '.join(FIELDS)}"
             )
-        return cls(**{key: _check_field(key, data[key]) for key in data})
+        return cls(**dict(data))  # __post_init__ checks and coerces every value
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field (``None`` for unset optional ones)."""
@@ -270,8 +272,12 @@ class TrainResult:
         Sample indices used for training and validation.
     mapper_config : MapperConfig
     train_config : TrainConfig
+        The config used, with ``gap_frames`` resolved to the gap actually used
+        and ``hidden`` / ``depth`` / ``dropout`` taken from the mapper.
     seconds : float
         Wall time of the training loop.
+    stopped_early : bool
+        True when ``patience`` ended training before ``epochs``.
     """
 
     state_dict: dict[str, np.ndarray]
@@ -371,7 +377,8 @@ def train_mapper(
     config : TrainConfig, optional
         Defaults to ``TrainConfig()``.
     mapper : MapperConfig, optional
-        Defaults to ``config.mapper_config(da, di)``; its dims must match the data.
+        Defaults to ``config.mapper_config(da, di)``; its dims must match the
+        data. When given, it overrides ``config.hidden`` / ``depth`` / ``dropout``.
     window_frames : int
         Audio window length in frames; the train/validation gap when
         ``config.gap_frames`` is None (see :func:`window_gap`).
@@ -384,6 +391,13 @@ def train_mapper(
     Returns
     -------
     TrainResult
+
+    Raises
+    ------
+    StageError
+        Too few frames for the split, non-finite embeddings, or a diverging loss.
+    Cancelled
+        When ``cancel`` is cancelled.
     """
     import torch
 
@@ -431,6 +445,11 @@ def train_mapper(
             with torch.no_grad():
                 val_loss = mapper_loss(model(x_val), y_val, **weights).item()
             train_loss = total / n_train
+            if not math.isfinite(train_loss):
+                raise StageError(
+                    f"mapper training diverged at epoch {epoch} (training loss {train_loss})",
+                    hint=f"lower train.lr (now {config.lr:g}) or check the embeddings",
+                )
             history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
             if val_loss < best_loss:
                 best_loss, best_epoch = val_loss, epoch
@@ -450,7 +469,9 @@ def train_mapper(
         train_idx=train_idx,
         val_idx=val_idx,
         mapper_config=mapper,
-        train_config=config,
+        train_config=replace(
+            config, gap_frames=gap, hidden=mapper.hidden, depth=mapper.depth, dropout=mapper.dropout
+        ),
         seconds=time.perf_counter() - start,
         stopped_early=stopped_early,
     )

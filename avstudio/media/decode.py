@@ -87,7 +87,9 @@ def iter_frames(
         only a prefix could be decoded.
     prefetch : int
         Chunks decoded ahead of the consumer. Peak memory is about
-        ``(prefetch + 2) * chunk * h * w * 3`` bytes.
+        ``(prefetch + 3) * chunk * h * w * 3`` bytes (the chunk the consumer
+        holds, the previous one it may still refer to, the queued ones and
+        the one being filled); the buffers are recycled, not reallocated.
 
     Yields
     ------

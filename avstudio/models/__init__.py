@@ -7,6 +7,7 @@ imports it inside its functions.
 from avstudio.models.device import dtype_name, oom_guard, pick_device, pick_dtype
 from avstudio.models.resolve import (
     KNOWN_MODELS,
+    MIRRORS,
     cached_snapshot,
     folder_size,
     hf_cache_dir,
@@ -16,6 +17,7 @@ from avstudio.models.resolve import (
 
 __all__ = [
     "KNOWN_MODELS",
+    "MIRRORS",
     "cached_snapshot",
     "dtype_name",
     "folder_size",

@@ -21,10 +21,17 @@ from avstudio.errors import ModelError
 KNOWN_MODELS: dict[str, str] = {
     "clap": "laion/clap-htsat-unfused",
     "clip": "laion/CLIP-ViT-H-14-laion2B-s32B-b79K",
-    "sd15": "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    "sd15": "runwayml/stable-diffusion-v1-5",
     "ip_adapter": "h94/IP-Adapter",
 }
 """The weights the original "blind painter" used, by role."""
+
+MIRRORS: dict[str, tuple[str, ...]] = {
+    "runwayml/stable-diffusion-v1-5": ("stable-diffusion-v1-5/stable-diffusion-v1-5",),
+}
+"""Hugging Face ids whose repository moved: a cached copy under any of the
+other names is as good (runwayml's repository was taken down in 2024; the same
+files live on as ``stable-diffusion-v1-5/stable-diffusion-v1-5``)."""
 
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -52,12 +59,20 @@ def is_hf_id(ref: str) -> bool:
 
 
 def cached_snapshot(repo_id: str, *, cache: Path | None = None) -> Path | None:
-    """The cached snapshot folder of a Hugging Face model, or None.
+    """The cached snapshot folder of a Hugging Face model (or of a mirror of it), or None.
 
     Follows ``refs/main``; without it (a cache copied without refs) takes the
     most recently modified snapshot.
     """
     cache = hf_cache_dir() if cache is None else cache
+    for name in (repo_id, *MIRRORS.get(repo_id, ())):
+        snapshot = _snapshot(cache, name)
+        if snapshot is not None:
+            return snapshot
+    return None
+
+
+def _snapshot(cache: Path, repo_id: str) -> Path | None:
     repo = cache / ("models--" + repo_id.replace("/", "--"))
     snapshots = repo / "snapshots"
     if not snapshots.is_dir():
@@ -133,7 +148,9 @@ def _find_folder(ref: str, *, role: str, base: Path | str | None, setting: str |
     if path.is_dir():
         return path.resolve()
     if path.exists():
-        raise ModelError(f"{role} {path} is a file, not a model folder", hint="point at the folder that holds config.json")
+        raise ModelError(
+            f"{role} {path} is a file, not a model folder", hint="point at the folder that holds config.json"
+        )
     if is_hf_id(ref):
         cache = hf_cache_dir()
         snapshot = cached_snapshot(ref, cache=cache)
@@ -150,6 +167,7 @@ def _fetch_hint(ref: str | None, setting: str | None) -> str:
     instead = f"set {setting}" if setting else "point the manifest at a local folder"
     if ref is None:
         return f"check the path, or {instead}"
+    ref = MIRRORS.get(ref, (ref,))[-1]  # a moved repository downloads under its new name
     return (
         f"on a machine with network: `hf download {ref}` (or `huggingface-cli download {ref}`), "
         f"then copy ~/.cache/huggingface to this machine (or set HF_HOME / HF_HUB_CACHE), or {instead}"

@@ -32,7 +32,7 @@ WEIGHT_NAMES = (
 _SETTING = "render.ip_adapter = '/path/to/ip-adapter_sd15.safetensors'"
 
 
-def find_ip_adapter(ref: str, *, base: Path | str | None = None) -> Path:
+def resolve_ip_adapter(ref: str, *, base: Path | str | None = None) -> Path:
     """The weight file an IP-Adapter reference names.
 
     Parameters
@@ -76,7 +76,7 @@ def find_ip_adapter(ref: str, *, base: Path | str | None = None) -> Path:
 
 def _as_file(path: Path | str) -> Path:
     path = Path(path)
-    return find_ip_adapter(str(path)) if path.is_dir() else path
+    return resolve_ip_adapter(str(path)) if path.is_dir() else path
 
 
 def ip_adapter_shapes(path: Path | str) -> dict[str, tuple[int, ...]]:
@@ -96,7 +96,7 @@ def ip_adapter_shapes(path: Path | str) -> dict[str, tuple[int, ...]]:
                 (size,) = struct.unpack("<Q", f.read(8))
                 header = json.loads(f.read(size))
         except (OSError, struct.error, ValueError) as error:
-            raise ModelError(f"cannot read IP-Adapter weights {path}: {error}", hint="copy the file again") from error
+            raise _unreadable(path, error) from error
         return {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
     state = load_ip_adapter_state(path)
     return {f"{group}.{k}": tuple(v.shape) for group, values in state.items() for k, v in values.items()}
@@ -178,7 +178,7 @@ def load_ip_adapter_state(path: Path | str) -> dict[str, dict[str, Any]]:
         try:
             flat = load_file(str(path))
         except Exception as error:  # safetensors raises its own error types
-            raise ModelError(f"cannot read IP-Adapter weights {path}: {error}", hint="copy the file again") from error
+            raise _unreadable(path, error) from error
     else:
         flat = _load_pickle_safely(path)
     state: dict[str, dict[str, Any]] = {"image_proj": {}, "ip_adapter": {}}
@@ -215,7 +215,13 @@ def _load_pickle_safely(path: Path) -> dict[str, Any]:
             hint="use ip-adapter_sd15.safetensors, or convert the .bin to .safetensors on a machine you trust",
         ) from error
     except (OSError, RuntimeError, EOFError) as error:
-        raise ModelError(f"cannot read IP-Adapter weights {path}: {error}", hint="copy the file again") from error
+        raise _unreadable(path, error) from error
     if not isinstance(loaded, dict):
-        raise ModelError(f"{path} holds a {type(loaded).__name__}, not a dict of weights", hint="use ip-adapter_sd15.safetensors")
+        raise ModelError(
+            f"{path} holds a {type(loaded).__name__}, not a dict of weights", hint="use ip-adapter_sd15.safetensors"
+        )
     return loaded
+
+
+def _unreadable(path: Path, error: Exception) -> ModelError:
+    return ModelError(f"cannot read IP-Adapter weights {path}: {error}", hint="copy the file again")

@@ -10,10 +10,34 @@ import numpy as np
 from avstudio.cancel import NEVER, CancelToken
 
 
-def checkpoint_state(extras: dict[str, np.ndarray], kind: str) -> dict[str, np.ndarray]:
-    """The fitted encoder state saved in a checkpoint's extras (``audio`` or ``image``)."""
+def state_extras(states: dict[str, dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Flatten fitted encoder states into checkpoint extras (safetensors holds no 0-d arrays).
+
+    Returns
+    -------
+    extras : dict
+        ``{"<kind>_state.<key>": array}``, scalars stored with shape (1,).
+    scalars : list of str
+        The extras keys that were scalars (recorded in ``config.json``).
+    """
+    extras, scalars = {}, []
+    for kind, state in states.items():
+        for key, value in state.items():
+            arr = np.asarray(value)
+            name = f"{kind}_state.{key}"
+            if arr.ndim == 0:
+                scalars.append(name)
+                arr = arr.reshape(1)
+            extras[name] = arr
+    return extras, scalars
+
+
+def checkpoint_state(ckpt: Any, kind: str) -> dict[str, np.ndarray]:
+    """The fitted encoder state saved in a checkpoint (``kind`` is ``audio`` or ``image``)."""
     prefix = f"{kind}_state."
-    return {k[len(prefix):]: v for k, v in extras.items() if k.startswith(prefix)}
+    scalars = set(ckpt.config.get("state_scalars", []))
+    return {k[len(prefix):]: (v.reshape(()) if k in scalars else v)
+            for k, v in ckpt.extras.items() if k.startswith(prefix)}
 
 
 def make_renderer(ckpt: Any, manifest: Any, *, size: tuple[int, int], cancel: CancelToken = NEVER):
@@ -31,7 +55,7 @@ def make_renderer(ckpt: Any, manifest: Any, *, size: tuple[int, int], cancel: Ca
         from avstudio.encoders.builtin_image import BuiltinImageEncoder
         from avstudio.render.builtin import BuiltinRenderer
 
-        decoder = BuiltinImageEncoder.from_state(checkpoint_state(ckpt.extras, "image"), image["config"])
+        decoder = BuiltinImageEncoder.from_state(checkpoint_state(ckpt, "image"), image["config"])
         return BuiltinRenderer(decoder, size=size, crispness=render["crispness"])
     from avstudio.render.sd15 import SD15Renderer
 

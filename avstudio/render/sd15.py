@@ -44,7 +44,7 @@ from avstudio.render.base import FramePlan
 from avstudio.render.ip_adapter import (
     DEFAULT_IP_ADAPTER,
     check_embed_dims,
-    find_ip_adapter,
+    resolve_ip_adapter,
     ip_adapter_cross_attention_dim,
     ip_adapter_embed_dim,
     load_ip_adapter_state,
@@ -86,7 +86,7 @@ class SD15Renderer:
         Folder or Hugging Face id of a Stable Diffusion 1.5 pipeline.
     ip_adapter : str
         IP-Adapter weights: file, folder or Hugging Face id (see
-        :func:`~avstudio.render.ip_adapter.find_ip_adapter`).
+        :func:`~avstudio.render.ip_adapter.resolve_ip_adapter`).
     ip_adapter_scale : float
         How strongly the image embedding steers the picture.
     prompt, negative_prompt : str
@@ -121,7 +121,7 @@ class SD15Renderer:
         rounding).
     cancel : CancelToken
         Checked between frames and between denoising steps.
-    base : path, optional
+    base_dir : path, optional
         Folder relative paths are relative to (the workspace).
     """
 
@@ -130,8 +130,8 @@ class SD15Renderer:
     def __init__(
         self,
         model_ref: str = DEFAULT_MODEL,
-        *,
         ip_adapter: str = DEFAULT_IP_ADAPTER,
+        *,
         ip_adapter_scale: float = 1.0,
         prompt: str = "",
         negative_prompt: str = "",
@@ -149,12 +149,14 @@ class SD15Renderer:
         channels_last: bool = False,
         compile: bool = False,
         cancel: CancelToken = NEVER,
-        base: Any = None,
+        base_dir: Any = None,
     ) -> None:
         if scheduler not in SCHEDULERS:
             raise ModelError(f"unknown render.scheduler '{scheduler}'", hint=f"use one of {', '.join(SCHEDULERS)}")
         if width <= 0 or height <= 0 or width % 8 or height % 8:
-            raise ModelError(f"render size {width}x{height} is not a multiple of 8", hint="set render.width/height to multiples of 8")
+            raise ModelError(
+                f"render size {width}x{height} is not a multiple of 8", hint="set render.width/height to multiples of 8"
+            )
         if int(steps) < 1:
             raise ModelError(f"render.steps must be at least 1, got {steps}")
         if not 0.0 < float(cut_strength) <= 1.0:
@@ -165,10 +167,10 @@ class SD15Renderer:
             model_ref,
             role="Stable Diffusion 1.5",
             required=SD15_REQUIRED,
-            base=base,
+            base=base_dir,
             setting="render.model = '/path/to/stable-diffusion-v1-5'",
         )
-        self.adapter_file = find_ip_adapter(ip_adapter, base=base)
+        self.adapter_file = resolve_ip_adapter(ip_adapter, base=base_dir)
         self.embed_dim = ip_adapter_embed_dim(self.adapter_file)
         self._check_cross_attention(model_ref)
         if image_embed_dim is not None:
@@ -234,7 +236,8 @@ class SD15Renderer:
         import torch
         from transformers import CLIPImageProcessorPil
 
-        with quiet_loading(diffusers=True), oom_guard("loading Stable Diffusion", hint="set render.dtype = 'float16'"):
+        guard = oom_guard("loading Stable Diffusion", hint="set render.dtype = 'float16'")
+        with quiet_loading(diffusers=True), guard:
             pipe = diffusers.StableDiffusionImg2ImgPipeline.from_pretrained(
                 self.folder,
                 local_files_only=True,
@@ -307,8 +310,9 @@ class SD15Renderer:
             The cancel token fired; frames of this chunk are discarded.
         """
         width, height = self.size
+        adapter = f"IP-Adapter {self.adapter_file.name}"
         for plan in plans:
-            check_embed_dims(np.shape(plan.embedding)[-1], self.embed_dim, adapter=f"IP-Adapter {self.adapter_file.name}")
+            check_embed_dims(np.shape(plan.embedding)[-1], self.embed_dim, adapter=adapter)
         if previous is not None and previous.shape != (height, width, 3):
             raise ModelError(
                 f"previous frame is {previous.shape}, expected ({height}, {width}, 3)",

@@ -46,7 +46,7 @@ def make_encoders(manifest: Any):
     from avstudio.encoders.registry import make_audio_encoder, make_image_encoder
 
     enc = manifest.params["encoders"]
-    neural = {"device": enc["device"], "batch_size": enc["batch_size"]}
+    neural = {"device": enc["device"], "batch_size": enc["batch_size"], "base_dir": str(manifest.path.parent)}
     audio = make_audio_encoder(enc["audio"], window_seconds=enc["window_seconds"],
                                **(neural if enc["audio"] != "builtin" else {}))
     image_opts = neural if enc["image"] != "builtin" else {"components": enc["components"], "code_size": enc["code_size"]}

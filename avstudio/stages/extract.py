@@ -61,7 +61,7 @@ class ExtractStage(Stage):
             raise MediaError(f"no frames could be decoded from {path}", hint="check the file plays, or re-encode it")
         ctx.progress(n, n, force=True)
 
-        audio = chunked_dataset(ctx.out, "audio", (), np.float32, rows=65536)
+        audio = chunked_dataset(ctx.out, "audio", (), np.float32, rows=65536, compression=None)
         channels = info.audio_channels if info.has_audio else 0
         sr = info.audio_rate if info.has_audio else 0
         if info.has_audio:

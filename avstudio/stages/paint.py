@@ -114,9 +114,10 @@ def audio_encoder_for(ckpt: Any, manifest: Any) -> Any:
     if audio["name"] == "builtin-audio":
         from avstudio.encoders.builtin_audio import BuiltinAudioEncoder
 
-        return BuiltinAudioEncoder.from_state(checkpoint_state(ckpt.extras, "audio"), audio["config"])
-    return make_audio_encoder(audio["name"], window_seconds=audio["config"].get("window_seconds", 1.0),
-                              device=enc["device"], batch_size=enc["batch_size"])
+        return BuiltinAudioEncoder.from_state(checkpoint_state(ckpt, "audio"), audio["config"])
+    options = {k: audio["config"][k] for k in ("window_seconds", "embed_hop_seconds") if k in audio["config"]}
+    return make_audio_encoder(audio["name"], device=enc["device"], batch_size=enc["batch_size"],
+                              base_dir=str(manifest.path.parent), **options)
 
 
 def paint_audio_file(ws: Any, audio_path: Any, *, checkpoint: str | None, out: Any, max_frames: int | None,

@@ -41,7 +41,7 @@ class SonifyStage(Stage):
             features = load_features(fg)
         synth = Synth(features, fps=fps, n_frames=n_frames, config=config)
         total = synth.n_samples
-        ds = chunked_dataset(ctx.out, "samples", (config.channels,), np.float32, rows=65536)
+        ds = chunked_dataset(ctx.out, "samples", (config.channels,), np.float32, rows=65536, compression=None)
         peak = 0.0
         for block in synth.iter_chunks(cancel=ctx.cancel):
             append(ds, block)

@@ -99,10 +99,10 @@ class TrainStage(Stage):
 
         metrics = evaluate_holdout(ctx.ws, data, result, probe, log=ctx.log)
         name = new_checkpoint_name(ctx.ws.layout.checkpoints)
-        extras = {"brightness_probe": probe}
-        for kind in ("audio", "image"):
-            for key, value in data[kind]["state"].items():
-                extras[f"{kind}_state.{key}"] = np.asarray(value)
+        from avstudio.render.painter import state_extras
+
+        extras, scalars = state_extras({k: data[k]["state"] for k in ("audio", "image")})
+        extras["brightness_probe"] = probe
         ckpt_config = {
             "mapper": result.mapper_config.to_dict(),
             "train": result.train_config.to_dict() if hasattr(result.train_config, "to_dict") else dict(vars(result.train_config)),
@@ -110,6 +110,7 @@ class TrainStage(Stage):
                          for k in ("audio", "image")},
             "data_fingerprint": fingerprint(ctx.ws.parts("embed")),
             "fps": data["fps"],
+            "state_scalars": scalars,
             "best_epoch": result.best_epoch,
             "best": True,
             "n_train": len(result.train_idx),

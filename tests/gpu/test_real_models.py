@@ -61,14 +61,14 @@ def test_clap_htsat_unfused_real():
 def test_clip_vit_h14_feeds_ip_adapter_sd15():
     _cuda()
     from avstudio.encoders.clip import ClipImageEncoder
-    from avstudio.render.ip_adapter import check_embed_dims, find_ip_adapter, ip_adapter_embed_dim
+    from avstudio.render.ip_adapter import check_embed_dims, resolve_ip_adapter, ip_adapter_embed_dim
 
     encoder = ClipImageEncoder(_weights("clip"), device="cuda", batch_size=4)
     assert encoder.dim == 1024
     frames = np.stack([np.full((256, 256, 3), c, np.uint8) for c in (0, 128, 255)])
     embeddings = encoder.encode_images(frames)
     assert embeddings.shape == (3, 1024) and np.isfinite(embeddings).all()
-    check_embed_dims(encoder.dim, ip_adapter_embed_dim(find_ip_adapter(_weights("ip_adapter"))))
+    check_embed_dims(encoder.dim, ip_adapter_embed_dim(resolve_ip_adapter(_weights("ip_adapter"))))
 
 
 def test_sd15_ip_adapter_paints_512():

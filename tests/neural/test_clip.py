@@ -67,3 +67,21 @@ def test_missing_checkpoint_is_a_model_error(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ModelError, match="incomplete: missing preprocessor_config.json"):
         ClipImageEncoder(str(tmp_path), device="cpu")
+
+
+def test_vision_tower_loads_from_a_full_clip_checkpoint(tmp_path, frames):
+    """laion/CLIP-ViT-H-14 ships a whole CLIPModel; the encoder takes its vision tower and projection."""
+    import torch
+    from transformers import CLIPImageProcessorPil, CLIPModel
+
+    from avstudio.encoders.clip import ClipImageEncoder
+
+    from .tiny_models import save_tiny_clip_vision
+
+    folder = save_tiny_clip_vision(tmp_path / "clip-full", full_clip=True)
+    model = CLIPModel.from_pretrained(folder, local_files_only=True).eval()
+    pixels = CLIPImageProcessorPil.from_pretrained(folder)(images=list(frames), return_tensors="pt").pixel_values
+    with torch.no_grad():
+        reference = model.visual_projection(model.vision_model(pixel_values=pixels).pooler_output).numpy()
+    embeddings = ClipImageEncoder(str(folder), device="cpu").encode_images(frames)
+    np.testing.assert_allclose(embeddings, reference, atol=1e-5)

@@ -57,7 +57,8 @@ def clean_hf_env(monkeypatch, tmp_path):
 
 def test_absolute_folder_with_required_files(tmp_path):
     folder = _folder(tmp_path / "clap", {"config.json": "{}", "model.safetensors": "x"})
-    found = resolve_model(str(folder), role="CLAP", required=("config.json", "model.safetensors|pytorch_model.bin"))
+    required = ("config.json", "model.safetensors|pytorch_model.bin")
+    found = resolve_model(str(folder), role="CLAP", required=required)
     assert found == folder.resolve()
 
 
@@ -83,7 +84,9 @@ def test_missing_folder_names_the_path(tmp_path):
 def test_incomplete_folder_names_the_missing_file(tmp_path):
     folder = _folder(tmp_path / "sd", {"model_index.json": "{}", "unet/config.json": "{}"})
     with pytest.raises(ModelError) as info:
-        resolve_model(str(folder), role="Stable Diffusion 1.5", required=("model_index.json", "unet/config.json", "vae/config.json"))
+        resolve_model(
+            str(folder), role="Stable Diffusion 1.5", required=("model_index.json", "unet/config.json", "vae/config.json")
+        )
     assert "missing vae/config.json" in info.value.message
     with pytest.raises(ModelError, match="missing a.bin or a.safetensors"):
         resolve_model(str(folder), role="x", required=("a.bin|a.safetensors",))
@@ -99,7 +102,7 @@ def test_hf_id_found_in_hub_cache_via_refs_main(clean_hf_env, monkeypatch):
     cache = clean_hf_env / "hub"
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     old = _fake_hf_repo(cache, "laion/clap-htsat-unfused", "a" * 40, {"config.json": "{}"})
-    new = _fake_hf_repo(cache, "laion/clap-htsat-unfused", "b" * 40, {"config.json": "{}", "model.safetensors": "w"})
+    new = _fake_hf_repo(cache, "laion/clap-htsat-unfused", "b" * 40, {"config.json": "{}", "x.safetensors": "w"})
     (cache / "models--laion--clap-htsat-unfused" / "refs" / "main").write_text("a" * 40 + "\n")
     assert hf_cache_dir() == cache
     assert resolve_model("laion/clap-htsat-unfused", role="CLAP", required=("config.json",)) == old
@@ -129,12 +132,25 @@ def test_hf_id_missing_from_cache_gives_download_hint(clean_hf_env, monkeypatch)
     cache = clean_hf_env / "empty-hub"
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     with pytest.raises(ModelError) as info:
-        resolve_model("laion/clap-htsat-unfused", role="CLAP audio encoder", setting="encoders.audio = 'clap:/path'")
+        resolve_model(
+            "laion/clap-htsat-unfused", role="CLAP audio encoder", setting="encoders.audio = 'clap:/path'"
+        )
     error = info.value
     assert "'laion/clap-htsat-unfused'" in error.message and str(cache) in error.message
     assert "hf download laion/clap-htsat-unfused" in error.hint
     assert "encoders.audio = 'clap:/path'" in error.hint
     assert "\n" not in error.one_line()
+
+
+def test_moved_repository_is_found_under_its_new_name(clean_hf_env, monkeypatch):
+    cache = clean_hf_env / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    with pytest.raises(ModelError) as info:
+        resolve_model("runwayml/stable-diffusion-v1-5", role="Stable Diffusion 1.5")
+    assert "hf download stable-diffusion-v1-5/stable-diffusion-v1-5" in info.value.hint  # the id that still exists
+    mirror_id = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    mirror = _fake_hf_repo(cache, mirror_id, "9" * 40, {"model_index.json": "{}"})
+    assert resolve_model("runwayml/stable-diffusion-v1-5", role="SD", required=("model_index.json",)) == mirror
 
 
 def test_broken_blob_link_counts_as_missing(clean_hf_env, monkeypatch):
@@ -235,7 +251,8 @@ def test_doctor_collect_reports_this_machine(clean_hf_env, monkeypatch):
     assert report["torch"]["cuda_available"] == torch.cuda.is_available()
     assert len(report["torch"]["cuda_devices"]) == (torch.cuda.device_count() if torch.cuda.is_available() else 0)
     assert report["packages"]["numpy"] == numpy.__version__
-    assert set(report["packages"]) >= {"h5py", "av", "cv2", "librosa", "transformers", "diffusers", "textual", "safetensors"}
+    expected = {"h5py", "av", "cv2", "librosa", "transformers", "diffusers", "textual", "safetensors"}
+    assert set(report["packages"]) >= expected
     assert report["hf_cache"] == {"path": str(cache), "exists": True}
     assert report["models"]["clap"]["bytes"] == 7
     assert report["models"]["clap"]["path"].endswith("f" * 40)
@@ -243,6 +260,7 @@ def test_doctor_collect_reports_this_machine(clean_hf_env, monkeypatch):
 
 
 def test_importing_models_and_doctor_does_not_import_torch():
-    code = "import sys, avstudio.models, avstudio.doctor, avstudio.render.ip_adapter; print('torch' in sys.modules)"
+    modules = "avstudio.models, avstudio.doctor, avstudio.render.ip_adapter"
+    code = f"import sys, {modules}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == "False"

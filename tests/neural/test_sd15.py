@@ -222,11 +222,11 @@ def test_adapter_dims_come_from_the_header_only(tmp_path):
 def test_safetensors_and_bin_load_to_the_same_nested_state(tmp_path):
     import torch
 
-    from avstudio.render.ip_adapter import find_ip_adapter, ip_adapter_embed_dim, load_ip_adapter_state
+    from avstudio.render.ip_adapter import resolve_ip_adapter, ip_adapter_embed_dim, load_ip_adapter_state
 
     save_tiny_ip_adapter(tmp_path / "st" / "models" / "ip-adapter_sd15.safetensors")
     save_tiny_ip_adapter(tmp_path / "bin" / "ip-adapter_sd15.bin", fmt="bin")
-    assert find_ip_adapter(str(tmp_path / "st")).name == "ip-adapter_sd15.safetensors"  # h94 layout
+    assert resolve_ip_adapter(str(tmp_path / "st")).name == "ip-adapter_sd15.safetensors"  # h94 layout
     from_st = load_ip_adapter_state(tmp_path / "st")
     from_bin = load_ip_adapter_state(tmp_path / "bin" / "ip-adapter_sd15.bin")
     expected = tiny_ip_adapter_state()

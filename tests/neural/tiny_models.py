@@ -9,6 +9,7 @@ downloaded; the CLIP tokenizer comes from ``tests/neural/tokenizer``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 TOKENIZER_DIR = Path(__file__).parent / "tokenizer"
@@ -108,15 +109,26 @@ def save_tiny_clap(directory: Path, *, seed: int = 0) -> Path:
 
 
 def save_tiny_clip_vision(
-    directory: Path, *, projection_dim: int = CLIP_PROJECTION_DIM, seed: int = 0
+    directory: Path, *, projection_dim: int = CLIP_PROJECTION_DIM, full_clip: bool = False, seed: int = 0
 ) -> Path:
-    """Save a tiny random ``CLIPVisionModelWithProjection`` with its preprocessor."""
+    """Save a tiny random CLIP vision tower (with projection) and its preprocessor.
+
+    ``full_clip=True`` saves a whole ``CLIPModel`` (text and vision towers), the
+    layout of ``laion/CLIP-ViT-H-14-laion2B-s32B-b79K``.
+    """
     import torch
-    from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModelWithProjection
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessorPil,
+        CLIPModel,
+        CLIPTextConfig,
+        CLIPVisionConfig,
+        CLIPVisionModelWithProjection,
+    )
 
     directory = Path(directory)
     torch.manual_seed(seed)
-    config = CLIPVisionConfig(
+    vision = CLIPVisionConfig(
         image_size=CLIP_IMAGE_SIZE,
         patch_size=8,
         hidden_size=16,
@@ -125,7 +137,15 @@ def save_tiny_clip_vision(
         num_attention_heads=2,
         projection_dim=projection_dim,
     )
-    CLIPVisionModelWithProjection(config).eval().save_pretrained(directory)
+    if full_clip:
+        text = CLIPTextConfig(
+            hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, vocab_size=200,
+            bos_token_id=198, eos_token_id=199, pad_token_id=199,
+        )
+        config = CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=projection_dim)
+        CLIPModel(config).eval().save_pretrained(directory)
+    else:
+        CLIPVisionModelWithProjection(vision).eval().save_pretrained(directory)
     CLIPImageProcessorPil(
         size={"shortest_edge": CLIP_IMAGE_SIZE},
         crop_size={"height": CLIP_IMAGE_SIZE, "width": CLIP_IMAGE_SIZE},
@@ -179,6 +199,17 @@ def save_tiny_sd15(directory: Path, *, seed: int = 0) -> Path:
         requires_safety_checker=False,
     )
     pipe.save_pretrained(directory)
+    # list the safety checker and feature extractor as the released model_index.json does
+    # (their folders stay absent: avstudio must load without them)
+    index_file = directory / "model_index.json"
+    index = json.loads(index_file.read_text())
+    index.pop("image_encoder", None)
+    index.update(
+        feature_extractor=["transformers", "CLIPImageProcessor"],
+        safety_checker=["stable_diffusion", "StableDiffusionSafetyChecker"],
+        requires_safety_checker=True,
+    )
+    index_file.write_text(json.dumps(index, indent=2))
     return directory
 
 

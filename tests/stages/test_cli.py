@@ -46,7 +46,7 @@ def test_init_run_status_show_export(runner, tmp_path, solid_clip):
     assert [e["event"] for e in events if e["event"] in ("stage_started", "stage_finished")] == [
         "stage_started", "stage_finished"]
     r = invoke(runner, "show", ws)
-    assert "frames  uint8 (90, 48, 64, 3) gzip" in r.output and "schema_version=1" in r.output
+    assert "frames  uint8 (90, 48, 64, 3) lzf" in r.output and "schema_version=1" in r.output
     r = invoke(runner, "export", "-C", ws, "--format", "json")
     assert json.loads(r.output)["video_duration"] == 3.0
     out = tmp_path / "f.csv"

@@ -152,6 +152,23 @@ async def wait_for(pilot, condition: Callable[[], bool], *, timeout: float = 10.
         await pilot.pause(0.02)
 
 
+_CHARS = {"question_mark": "?", "space": " ", "enter": "\r", "escape": "\x1b"}
+
+
+async def tap(pilot, *keys: str) -> None:
+    """Press keys without Pilot's wait for an idle process.
+
+    ``pilot.press`` waits (up to 2 s per key) until the process stops using CPU, which
+    never happens while a run works in a thread; this posts the same key events the
+    driver would and gives the app a moment to handle each.
+    """
+    from textual import events
+
+    for key in keys:
+        pilot.app.post_message(events.Key(key, _CHARS.get(key, key if len(key) == 1 else None)))
+        await pilot.pause(0.03)
+
+
 def make_app(ws_dir: Path, **kwargs):
     from avstudio.tui.app import AvStudioApp
     from avstudio.workspace.workspace import Workspace

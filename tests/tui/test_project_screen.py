@@ -9,7 +9,7 @@ from avstudio.pipeline.events import Progress, StageFinished
 from avstudio.tui.messages import PipelineEvent
 from avstudio.tui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
 from avstudio.tui.screens.stage_detail import StageDetailScreen
-from tests.tui.conftest import make_app, states, wait_for
+from tests.tui.conftest import make_app, states, tap, wait_for
 
 
 def _idle(app) -> bool:
@@ -42,7 +42,7 @@ async def test_run_all_makes_every_stage_fresh_and_logs_follow(ws_dir):
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.project_screen
         await wait_for(pilot, lambda: screen.ready)
-        await pilot.press("a")
+        await tap(pilot, "a")
         await wait_for(pilot, lambda: _idle(app) and states(app) == dict.fromkeys(("source", "slow", "tail"), "fresh"),
                        what="all fresh")
         finished = [e.stage for e in screen.recent_events if isinstance(e, StageFinished)]
@@ -52,7 +52,7 @@ async def test_run_all_makes_every_stage_fresh_and_logs_follow(ws_dir):
         assert screen.table.selected_stage == "tail"
         assert screen.log_pane.stage == "tail"
         assert f"total {sum(range(320))}" in screen.log_pane.shown_text()  # analysis.size = 320
-        await pilot.press("up")
+        await tap(pilot, "up")
         assert screen.log_pane.stage == "slow"
         assert "chunk 5/5" in screen.log_pane.shown_text()
         assert screen.check_action("run_stage", ()) is None  # fresh: greyed out
@@ -70,13 +70,13 @@ async def test_rerun_makes_a_stale_stage_fresh(ran_ws_dir):
         assert states(app) == {"source": "stale", "slow": "stale", "tail": "stale"}
         assert any("analysis.size" in r for r in screen.table.status_of("source").reasons)
         assert screen.table.selected_stage == "source"
-        await pilot.press("r")
+        await tap(pilot, "r")
         await wait_for(pilot, lambda: _idle(app) and states(app)["source"] == "fresh", what="source fresh")
         # r runs the selected stage (and what it needs), not its dependents
         assert states(app) == {"source": "fresh", "slow": "stale", "tail": "stale"}
         with h5py.File(ran_ws_dir / "store" / "source.h5", "r") as f:
             assert f["source/values"].shape == (64,)
-        await pilot.press("a")
+        await tap(pilot, "a")
         await wait_for(pilot, lambda: _idle(app) and set(states(app).values()) == {"fresh"}, what="all fresh")
         with h5py.File(ran_ws_dir / "store" / "slow.h5", "r") as f:
             assert f["slow/total"][0] == sum(range(64))
@@ -90,19 +90,19 @@ async def test_cancel_asks_then_stops_the_run_and_keeps_the_store(ran_ws_dir, mo
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.project_screen
         await wait_for(pilot, lambda: screen.ready)
-        await pilot.press("down", "f")  # force-rerun slow
+        await tap(pilot, "down", "f")  # force-rerun slow
         await wait_for(pilot, lambda: "2/5 chunks" in screen.progress.progress_text, what="progress 2/5")
         assert screen.own_run and screen.running_stage == "slow"
         assert states(app)["slow"] == "running"
         for action in ("run_stage", "force_stage", "downstream", "run_all"):
             assert screen.check_action(action, ()) is None  # one writer at a time
         assert screen.header.run == "run from this TUI"
-        await pilot.press("x")
+        await tap(pilot, "x")
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")  # asked first; "no" leaves it running
+        await tap(pilot, "n")  # asked first; "no" leaves it running
         assert screen.own_run and not screen.cancel_token.cancelled
-        await pilot.press("x")
-        await pilot.press("y")
+        await tap(pilot, "x")
+        await tap(pilot, "y")
         await wait_for(pilot, lambda: _idle(app) and states(app)["slow"] == "failed", what="interrupted")
         assert screen.table.status_of("slow").reasons == ["last run was interrupted"]
         assert screen.progress.progress_text.startswith("last run: interrupted")
@@ -119,7 +119,7 @@ async def test_stage_failure_shows_a_modal_with_the_traceback_on_a_key(ran_ws_di
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.project_screen
         await wait_for(pilot, lambda: screen.ready)
-        await pilot.press("down", "f")
+        await tap(pilot, "down", "f")
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), what="error modal")
         modal = app.screen
         assert modal.title_text == "stage slow failed"
@@ -127,9 +127,9 @@ async def test_stage_failure_shows_a_modal_with_the_traceback_on_a_key(ran_ws_di
         assert "StageError" in modal.traceback
         tb = modal.query_one("#traceback")
         assert not tb.display
-        await pilot.press("t")
+        await tap(pilot, "t")
         assert tb.display
-        await pilot.press("escape")
+        await tap(pilot, "escape")
         assert app.screen is screen
         await wait_for(pilot, lambda: _idle(app) and states(app)["slow"] == "failed")
         assert states(app)["tail"] == "fresh"  # skipped, its old output stays
@@ -145,7 +145,7 @@ async def test_lock_held_elsewhere_refuses_the_run_with_a_modal(ran_ws_dir):
         await wait_for(pilot, lambda: screen.ready)
         lock.acquire(command="test holder")  # this pid: the TUI does not take it for a headless run
         try:
-            await pilot.press("f")
+            await tap(pilot, "f")
             await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), what="lock modal")
             assert app.screen.title_text == "cannot start the run"
             assert app.screen.message.startswith("another avstudio run is writing to this workspace")
@@ -168,7 +168,7 @@ async def test_enter_opens_stage_detail_with_params_and_store_shapes(ran_ws_dir)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.project_screen
         await wait_for(pilot, lambda: screen.ready)
-        await pilot.press("down", "enter")
+        await tap(pilot, "down", "enter")
         assert isinstance(app.screen, StageDetailScreen)
         detail = app.screen
         await wait_for(pilot, lambda: detail.outputs is not None, what="store read")
@@ -177,7 +177,7 @@ async def test_enter_opens_stage_detail_with_params_and_store_shapes(ran_ws_dir)
         params = detail.query_one("#detail-params").render()
         assert "analysis.chunk" in str(params) or "analysis.chunk" in repr(app.ws.stage_params(app.ws.stages["slow"]))
         assert app.ws.stage_params(app.ws.stages["slow"]) == {"analysis.chunk": 256}
-        await pilot.press("escape")
+        await tap(pilot, "escape")
         assert app.screen is screen
 
 
@@ -195,7 +195,7 @@ async def test_edit_reloads_the_manifest_and_status(ran_ws_dir):
         screen = app.project_screen
         await wait_for(pilot, lambda: screen.ready)
         assert set(states(app).values()) == {"fresh"}
-        await pilot.press("e")
+        await tap(pilot, "e")
         assert edited == [ran_ws_dir / "avstudio.toml"]
         await wait_for(pilot, lambda: states(app)["slow"] == "stale", what="slow stale")
         assert states(app) == {"source": "fresh", "slow": "stale", "tail": "stale"}
@@ -208,16 +208,16 @@ async def test_help_lists_keys_and_quit_asks_while_running(ran_ws_dir, monkeypat
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.project_screen
         await wait_for(pilot, lambda: screen.ready)
-        await pilot.press("question_mark")
+        await tap(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
         keys = {b.key for b in app.screen.bindings_shown}
         assert {"r", "f", "d", "a", "x", "c", "e", "enter", "question_mark", "q"} <= keys
-        await pilot.press("escape")
-        await pilot.press("down", "f")
+        await tap(pilot, "escape")
+        await tap(pilot, "down", "f")
         await wait_for(pilot, lambda: "2/5" in screen.progress.progress_text)
-        await pilot.press("q")
+        await tap(pilot, "q")
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")
+        await tap(pilot, "n")
         assert app.is_running
         (tmp_path / "gate").touch()
         await wait_for(pilot, lambda: _idle(app))

@@ -54,7 +54,8 @@ def test_colour_encoders_default_to_no_crispness_and_no_polarity():
     rng = np.random.default_rng(0)
     colour = rng.integers(0, 256, size=(6, CODE[1], CODE[0], 3), dtype=np.uint8)
     encoder = BuiltinImageEncoder(code_size=CODE, components=3).fit(colour)
-    assert BuiltinRenderer(encoder, CODE).config == {"crispness": 0.0, "fix_polarity": False, "interpolation": "cubic"}
+    config = BuiltinRenderer(encoder, CODE).config
+    assert config == {"crispness": 0.0, "fix_polarity": False, "interpolation": "cubic"}
 
 
 def test_light_plan_of_a_dark_frame_comes_out_inverted(square_encoder):
@@ -106,7 +107,10 @@ def test_strength_blends_exactly_with_the_previous_frame(uniform_encoder):
 def test_chunked_rendering_equals_one_run(square_encoder):
     encoder, frames = square_encoder
     codes = encoder.encode_images(frames)
-    plans = [_plan(codes[i % 8], cut=i % 5 == 0, strength=0.3 + 0.05 * i, polarity=1 if i > 6 else -1) for i in range(12)]
+    plans = [
+        _plan(codes[i % 8], cut=i % 5 == 0, strength=0.3 + 0.05 * i, polarity=1 if i > 6 else -1)
+        for i in range(12)
+    ]
     renderer = BuiltinRenderer(encoder, (40, 30))
     whole = renderer.render(plans, None, start=0)
     first = renderer.render(plans[:5], None, start=0)

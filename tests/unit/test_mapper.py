@@ -220,6 +220,7 @@ def test_on_epoch_patience_and_gap_from_window():
     assert [s[:2] for s in seen] == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
     assert [h["epoch"] for h in result.history] == [1, 2, 3, 4, 5]
     assert result.train_idx.tolist() == list(range(70)) and result.val_idx[0] == 80
+    assert result.train_config.gap_frames == 10  # the gap actually used is recorded
 
     # lr 0 never improves after epoch 1, so patience 2 stops at epoch 3
     stuck = train_mapper(x, y, config=TrainConfig(epochs=50, hidden=16, lr=1e-12, patience=2, dropout=0))
@@ -244,6 +245,13 @@ def test_nan_embeddings_are_a_stage_error():
     x[3, 2] = np.nan
     with pytest.raises(StageError, match="audio embeddings contain NaN"):
         train_mapper(x, y, config=TrainConfig(epochs=1, hidden=8))
+
+
+def test_diverging_training_is_a_stage_error():
+    x, y = synthetic(n=60)
+    with pytest.raises(StageError, match="diverged") as info:
+        train_mapper(x, y, config=TrainConfig(epochs=5, hidden=8, lr=1e30))
+    assert "train.lr" in info.value.hint
 
 
 def test_predict_batches_match_one_pass():

@@ -28,7 +28,7 @@ def test_round_trip_through_root_file(store):
     with store.read("extract") as g:
         np.testing.assert_array_equal(g["frames"][:], frames)
         assert g.attrs["fps"] == 25.0
-        assert g["frames"].compression == "gzip" and g["frames"].chunks == (2, 4, 6, 3)
+        assert g["frames"].compression == "lzf" and g["frames"].chunks == (2, 4, 6, 3)
     with store.open_root() as root:
         assert root.attrs["schema_version"] == SCHEMA_VERSION
         np.testing.assert_array_equal(root["extract/frames"][:], frames)

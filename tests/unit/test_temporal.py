@@ -95,7 +95,8 @@ def test_polarity_switches_are_cuts_and_polarity_is_attached():
 
 
 def test_strength_follows_the_onset_between_min_and_max():
-    onset = np.array([0.0, 0.0, 0.25, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
+    onset = np.zeros(20)
+    onset[[2, 3, 19]] = [0.25, 0.5, 1.0]
     # median 0, 95th percentile 0.525, max 1 -> scale 0.525
     cfg = TemporalConfig(onset_cut=1.0, strength_min=0.4, strength_max=0.8)
     plans = plan_frames(np.ones((20, 2)), onset=onset, brightness=_flat(20, 40.0), config=cfg)
@@ -145,7 +146,10 @@ def test_from_dict_accepts_good_values_and_ints_for_floats():
         ({"onset_cut": True}, "temporal.onset_cut must be a number, got True"),
         ({"wobble": 1}, "unknown setting temporal.wobble"),
         ({"dark_below": 200.0}, "temporal.dark_below (200.0) is above temporal.light_above (175.0)"),
-        ({"strength_min": 0.9, "strength_max": 0.5}, "temporal.strength_min (0.9) is above temporal.strength_max (0.5)"),
+        (
+            {"strength_min": 0.9, "strength_max": 0.5},
+            "temporal.strength_min (0.9) is above temporal.strength_max (0.5)",
+        ),
     ],
 )
 def test_from_dict_names_the_bad_key(data, path):
