@@ -55,7 +55,7 @@ def evaluate_holdout(ws: Any, data: dict[str, Any], result: Any, probe: np.ndarr
     train_idx, val_idx = np.asarray(result.train_idx), np.asarray(result.val_idx)
     if len(val_idx) == 0:
         return {"n_val": 0}
-    a, i = data["audio"]["emb"], data["image"]["emb"]
+    a, i = data["inputs"], data["image"]["emb"]
     pred = predict(result.state_dict, result.mapper_config, a[val_idx])
     nn = train_idx[nearest_neighbour_baseline(a[train_idx], train_idx, a[val_idx])]
     mean_code = i[train_idx].mean(axis=0, keepdims=True).repeat(len(val_idx), axis=0)

@@ -34,6 +34,7 @@ def preview_frames(ws: Any, infos: list[Any]) -> tuple[list[int], dict[str, np.n
     from avstudio.encoders.builtin_image import BuiltinImageEncoder
     from avstudio.evaluate.holdout import _mean_frame, decode_predictions
     from avstudio.mapper.checkpoint import load_checkpoint
+    from avstudio.mapper.context import mapper_inputs
     from avstudio.mapper.model import MapperConfig
     from avstudio.mapper.train import predict
     from avstudio.render.painter import checkpoint_state
@@ -57,8 +58,8 @@ def preview_frames(ws: Any, infos: list[Any]) -> tuple[list[int], dict[str, np.n
         if image["name"] != "builtin-image":
             raise ModelError(f"checkpoint {info.name} uses {image['name']}; previews need the built-in image encoder",
                              hint="compare metrics only (avstudio checkpoints), or paint with the sd15 renderer")
-        emb = _store_audio_embeddings(ws, ckpt.config["encoders"]["audio"]["name"])[rows]
-        pred = predict(ckpt.state_dict, MapperConfig.from_dict(ckpt.config["mapper"]), emb)
+        emb = mapper_inputs(ckpt.config, _store_audio_embeddings(ws, ckpt.config["encoders"]["audio"]["name"]))
+        pred = predict(ckpt.state_dict, MapperConfig.from_dict(ckpt.config["mapper"]), emb[rows])
         decoder = BuiltinImageEncoder.from_state(checkpoint_state(ckpt, "image"), image["config"])
         columns[info.name] = decode_predictions(decoder, pred, apply_probe(ckpt.extras["brightness_probe"], pred),
                                                 size=size, crispness=ws.manifest.get("render.crispness"), **kw)

@@ -10,6 +10,7 @@ the GIL, which lets it overlap with the decode thread of
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
@@ -28,6 +29,9 @@ parallel on two cores keeps extract + features above half the speed of a bare
 decode of a 320x240 video; a 64x48 flow still resolves motion of one source
 pixel per frame (0.2 flow pixels) in such a video.
 """
+
+_SCRATCH_PIXELS = 1 << 20
+"""Pixels per frame block in the per-pixel pass (see ``update``)."""
 
 FARNEBACK_PARAMS = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
 """``cv2.calcOpticalFlowFarneback`` settings, as in the original project."""
@@ -110,6 +114,7 @@ class VisualFeatureExtractor:
         self.threads = max(1, int(threads if threads is not None else min(4, os.cpu_count() or 1)))
         self._prev_small: np.ndarray | None = None
         self._scratch: dict[str, np.ndarray] = {}
+        self._local = threading.local()
         self._pool = None
 
     def reset(self) -> None:
@@ -127,6 +132,14 @@ class VisualFeatureExtractor:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def _thread_scratch(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Two uint8 scratch images (grey, mask) owned by the calling thread."""
+        bufs = getattr(self._local, "bufs", None)
+        if bufs is None or bufs[0].shape != shape:
+            bufs = (np.empty(shape, np.uint8), np.empty(shape, np.uint8))
+            self._local.bufs = bufs
+        return bufs
 
     def _buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """A uint8 scratch array reused across chunks (fresh memory is slow to touch)."""
@@ -195,35 +208,41 @@ class VisualFeatureExtractor:
             return out
         frames = np.ascontiguousarray(frames)
         k, fw, fh = flow_grid(w, h, self.flow_size)
-        grey = self._buffer("grey", (n * h, w))
-        mask = self._buffer("mask", (n * h, w))
         small = self._buffer("small", (n, fh, fw))
         lo, hi = self.mass_range
         lo3, hi3 = (lo, lo, lo), (hi, hi, hi)
         avg_color, brightness, contrast = out["avg_color"], out["brightness"], out["contrast"]
         hits = np.zeros(n, np.float64)  # pixels inside mass_range, per frame
-        rows_whole = h == fh * k  # blocks tile the frame height: one resize call per part
+        # Frames per OpenCV call: enough to amortise the calls, few enough that
+        # the grey and mask scratch (~1 MB) stays in cache until it is used.
+        block = max(1, min(n, _SCRATCH_PIXELS // (h * w)))
+        rows_whole = h == fh * k  # flow blocks tile the frame height: one resize per block
 
         def pixels(a: int, b: int) -> None:
-            m = b - a
-            tall = frames[a:b].reshape(m * h, w, 3)  # frames a..b as one image
-            g = cv2.cvtColor(tall, cv2.COLOR_RGB2GRAY, dst=grey[a * h : b * h])
-            cv2.inRange(tall, lo3, hi3, dst=mask[a * h : b * h])
-            for i in range(a, b):
-                rows = slice(i * h, (i + 1) * h)
-                avg_color[i] = cv2.sumElems(frames[i])[:3]
-                hits[i] = cv2.countNonZero(mask[rows])
-                mean, std = cv2.meanStdDev(grey[rows])
-                brightness[i] = mean[0, 0]
-                contrast[i] = std[0, 0]
-            if k == 1:
-                small[a:b] = g.reshape(m, h, w)[:, :fh, :fw]
-            elif rows_whole:
-                cv2.resize(g[:, : fw * k], (fw, m * fh), dst=small[a:b].reshape(m * fh, fw), interpolation=cv2.INTER_AREA)
-            else:
-                for i in range(a, b):
-                    block = grey[i * h : i * h + fh * k, : fw * k]
-                    cv2.resize(block, (fw, fh), dst=small[i], interpolation=cv2.INTER_AREA)
+            scratch = self._thread_scratch((block * h, w))
+            for s in range(a, b, block):
+                e = min(s + block, b)
+                m = e - s
+                tall = frames[s:e].reshape(m * h, w, 3)  # frames s..e as one image
+                grey = cv2.cvtColor(tall, cv2.COLOR_RGB2GRAY, dst=scratch[0][: m * h])
+                mask = cv2.inRange(tall, lo3, hi3, dst=scratch[1][: m * h])
+                for i in range(s, e):
+                    rows = slice((i - s) * h, (i - s + 1) * h)
+                    avg_color[i] = cv2.sumElems(frames[i])[:3]
+                    hits[i] = cv2.countNonZero(mask[rows])
+                    mean, std = cv2.meanStdDev(grey[rows])
+                    brightness[i] = mean[0, 0]
+                    contrast[i] = std[0, 0]
+                if k == 1:
+                    small[s:e] = grey.reshape(m, h, w)
+                elif rows_whole:
+                    dst = small[s:e].reshape(m * fh, fw)
+                    cv2.resize(grey[:, : fw * k], (fw, m * fh), dst=dst, interpolation=cv2.INTER_AREA)
+                else:
+                    for i in range(s, e):
+                        top = (i - s) * h
+                        src = grey[top : top + fh * k, : fw * k]
+                        cv2.resize(src, (fw, fh), dst=small[i], interpolation=cv2.INTER_AREA)
 
         self._run(pixels, n)
         avg_color /= float(h * w)  # sums -> means

@@ -22,6 +22,9 @@ from avstudio.cancel import NEVER, CancelToken
 from avstudio.errors import MediaError
 from avstudio.media.probe import open_input, stream_duration, stream_rate
 
+MAX_CHUNK_BYTES = 64 << 20
+"""Default cap on the size of one chunk: 256 frames of 320x240, 24 of 1280x720."""
+
 _END = object()
 
 
@@ -63,6 +66,7 @@ def iter_frames(
     cancel: CancelToken = NEVER,
     on_warning: Callable[[str], None] | None = None,
     prefetch: int = 1,
+    max_chunk_bytes: int = MAX_CHUNK_BYTES,
 ) -> Iterator[np.ndarray]:
     """Yield the RGB frames of a video in chunks.
 
@@ -79,7 +83,9 @@ def iter_frames(
         Output size; scaling happens inside ffmpeg (area averaging when
         shrinking, bilinear when growing). ``None`` keeps the source size.
     chunk : int
-        Frames per yielded array (the last one may be shorter).
+        Frames per yielded array, at most; the last one may be shorter, and
+        so are all of them when ``chunk`` frames would exceed
+        ``max_chunk_bytes``.
     cancel : CancelToken
         Checked once per chunk.
     on_warning : callable, optional
@@ -90,6 +96,9 @@ def iter_frames(
         ``(prefetch + 3) * chunk * h * w * 3`` bytes (the chunk the consumer
         holds, the previous one it may still refer to, the queued ones and
         the one being filled); the buffers are recycled, not reallocated.
+    max_chunk_bytes : int
+        Caps the chunk length so that one chunk of large frames stays within
+        this many bytes (at least one frame per chunk).
 
     Yields
     ------
@@ -125,7 +134,17 @@ def iter_frames(
 
     def work() -> None:
         try:
-            _decode_chunks(path, fps=fps, size=size, chunk=chunk, prefetch=prefetch, put=put, stop=stop, cancel=cancel)
+            _decode_chunks(
+                path,
+                fps=fps,
+                size=size,
+                chunk=chunk,
+                max_chunk_bytes=max_chunk_bytes,
+                prefetch=prefetch,
+                put=put,
+                stop=stop,
+                cancel=cancel,
+            )
         except BaseException as exc:  # handed to the consumer, re-raised there
             put(exc)
         else:
@@ -187,7 +206,7 @@ class _BufferPool:
         return buf
 
 
-def _decode_chunks(path, *, fps, size, chunk, prefetch, put, stop, cancel) -> None:
+def _decode_chunks(path, *, fps, size, chunk, max_chunk_bytes, prefetch, put, stop, cancel) -> None:
     """The decode thread: fill chunk buffers and hand them to ``put``."""
     import av
     from av.video.reformatter import VideoReformatter
@@ -217,6 +236,7 @@ def _decode_chunks(path, *, fps, size, chunk, prefetch, put, stop, cancel) -> No
             reformat_args["dst_color_range"] = 2
         reformatter = VideoReformatter()
         row_bytes = out_w * 3
+        chunk = max(1, min(chunk, max_chunk_bytes // (row_bytes * out_h)))
 
         pool = _BufferPool((chunk, out_h, out_w, 3), keep=prefetch + 3)
         buf = pool.get()

@@ -207,8 +207,8 @@ class VideoWriter:
             stream = self.container.add_stream("libx264", rate=self.rate)
             stream.width, stream.height = self.width, self.height
             stream.pix_fmt = pix_fmt
-            stream.options = {"qp": "0"} if crf == 0 else {"crf": str(crf)}
-            stream.options["preset"] = preset
+            quality = {"qp": "0"} if crf == 0 else {"crf": str(crf)}  # qp 0: lossless
+            stream.options = {**quality, "preset": preset}
             ctx = stream.codec_context
             ctx.time_base = 1 / self.rate
             ctx.colorspace = 6  # SMPTE 170M / BT.601: the matrix swscale uses by default

@@ -83,12 +83,13 @@ def plan_painting(ckpt: Any, audio_emb: np.ndarray, onset: np.ndarray, temporal:
     pred : np.ndarray [shape=(n, d_image), float32]
     plans : list of FramePlan
     """
+    from avstudio.mapper.context import mapper_inputs
     from avstudio.mapper.model import MapperConfig
     from avstudio.mapper.train import predict
     from avstudio.render.temporal import TemporalConfig, plan_frames
     from avstudio.stages.train import apply_probe
 
-    pred = predict(ckpt.state_dict, MapperConfig.from_dict(ckpt.config["mapper"]), audio_emb)
+    pred = predict(ckpt.state_dict, MapperConfig.from_dict(ckpt.config["mapper"]), mapper_inputs(ckpt.config, audio_emb))
     brightness = apply_probe(ckpt.extras["brightness_probe"], pred)
     plans = plan_frames(pred, onset=onset, brightness=brightness, config=TemporalConfig.from_dict(temporal))
     return pred, plans

@@ -43,6 +43,7 @@ def _core_sections() -> list[Section]:
             "audio": Field("str", "builtin", "\"builtin\" (no weights) or \"clap:<model id or folder>\"."),
             "image": Field("str", "builtin", "\"builtin\" (PCA eigenframes) or \"clip:<model id or folder>\"."),
             "window_seconds": Field("float", 1.0, "Audio window centred on each frame, in seconds.", lo=0.05, hi=30),
+            "context_seconds": Field("float", 4.0, "Scene context: the mapper also sees the audio embedding averaged over this many seconds (0 = off).", lo=0, hi=120),
             "components": Field("int", 32, "Built-in image code size (PCA components).", lo=2, hi=512),
             "code_size": Field("int", 64, "Longest side in pixels at which the built-in image code is fitted.", lo=8, hi=512),
             "device": Field("str", "auto", "Device for neural encoders: auto, cpu, cuda, cuda:N, mps."),

@@ -53,7 +53,7 @@ async def test_run_all_makes_every_stage_fresh_and_logs_follow(ws_dir):
         assert screen.log_pane.stage == "tail"
         assert f"total {sum(range(320))}" in screen.log_pane.shown_text()  # analysis.size = 320
         await tap(pilot, "up")
-        assert screen.log_pane.stage == "slow"
+        await wait_for(pilot, lambda: screen.log_pane.stage == "slow", what="log pane follows the cursor")
         assert "chunk 5/5" in screen.log_pane.shown_text()
         assert screen.check_action("run_stage", ()) is None  # fresh: greyed out
         assert screen.check_action("force_stage", ()) is True
@@ -98,7 +98,7 @@ async def test_cancel_asks_then_stops_the_run_and_keeps_the_store(ran_ws_dir, mo
             assert screen.check_action(action, ()) is None  # one writer at a time
         assert screen.header.run == "run from this TUI"
         await tap(pilot, "x")
-        assert isinstance(app.screen, ConfirmScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="ConfirmScreen")
         await tap(pilot, "n")  # asked first; "no" leaves it running
         assert screen.own_run and not screen.cancel_token.cancelled
         await tap(pilot, "x")
@@ -125,12 +125,13 @@ async def test_stage_failure_shows_a_modal_with_the_traceback_on_a_key(ran_ws_di
         assert modal.title_text == "stage slow failed"
         assert modal.message == "the fake stage failed on purpose (unset AVSTUDIO_FAKE_FAIL)"
         assert "StageError" in modal.traceback
+        await wait_for(pilot, lambda: modal.is_mounted, what="modal mounted")
         tb = modal.query_one("#traceback")
         assert not tb.display
         await tap(pilot, "t")
-        assert tb.display
+        await wait_for(pilot, lambda: tb.display, what="traceback shown")
         await tap(pilot, "escape")
-        assert app.screen is screen
+        await wait_for(pilot, lambda: app.screen is screen, what="back on the project screen")
         await wait_for(pilot, lambda: _idle(app) and states(app)["slow"] == "failed")
         assert states(app)["tail"] == "fresh"  # skipped, its old output stays
 
@@ -169,7 +170,7 @@ async def test_enter_opens_stage_detail_with_params_and_store_shapes(ran_ws_dir)
         screen = app.project_screen
         await wait_for(pilot, lambda: screen.ready)
         await tap(pilot, "down", "enter")
-        assert isinstance(app.screen, StageDetailScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, StageDetailScreen), what="StageDetailScreen")
         detail = app.screen
         await wait_for(pilot, lambda: detail.outputs is not None, what="store read")
         assert detail.stage == "slow"
@@ -178,7 +179,7 @@ async def test_enter_opens_stage_detail_with_params_and_store_shapes(ran_ws_dir)
         assert "analysis.chunk" in str(params) or "analysis.chunk" in repr(app.ws.stage_params(app.ws.stages["slow"]))
         assert app.ws.stage_params(app.ws.stages["slow"]) == {"analysis.chunk": 256}
         await tap(pilot, "escape")
-        assert app.screen is screen
+        await wait_for(pilot, lambda: app.screen is screen, what="back on the project screen")
 
 
 async def test_edit_reloads_the_manifest_and_status(ran_ws_dir):
@@ -209,14 +210,14 @@ async def test_help_lists_keys_and_quit_asks_while_running(ran_ws_dir, monkeypat
         screen = app.project_screen
         await wait_for(pilot, lambda: screen.ready)
         await tap(pilot, "question_mark")
-        assert isinstance(app.screen, HelpScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="HelpScreen")
         keys = {b.key for b in app.screen.bindings_shown}
         assert {"r", "f", "d", "a", "x", "c", "e", "enter", "question_mark", "q"} <= keys
         await tap(pilot, "escape")
         await tap(pilot, "down", "f")
         await wait_for(pilot, lambda: "2/5" in screen.progress.progress_text)
         await tap(pilot, "q")
-        assert isinstance(app.screen, ConfirmScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="ConfirmScreen")
         await tap(pilot, "n")
         assert app.is_running
         (tmp_path / "gate").touch()

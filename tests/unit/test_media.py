@@ -128,6 +128,12 @@ def test_kept_chunks_are_never_overwritten(media):
     assert np.abs(levels - (np.arange(60) * 8) % 256).max() <= 2
 
 
+def test_chunks_are_capped_in_bytes(media):
+    frame_bytes = 48 * 64 * 3
+    chunks = list(iter_frames(media["solid"], chunk=256, max_chunk_bytes=3 * frame_bytes + 5))
+    assert [len(c) for c in chunks] == [3] * 6 + [2]
+
+
 def test_fps_resampling_picks_frames_by_timestamp(media):
     # Decoded grey level / 8 = source frame index.
     down = frames_of(media["ramp"], fps=10, chunk=7)
@@ -410,6 +416,16 @@ def test_mux_audio_in_place_replaces_audio(media, tmp_path):
     info = probe(path)
     assert info.audio_rate == 16000 and info.n_frames == 20
     assert [p.name for p in tmp_path.iterdir()] == ["v.mp4"]
+
+
+@pytest.mark.skipif(not BUNNY.exists(), reason="shared media not present")
+def test_real_hd_clip_at_analysis_size():
+    info = probe(BUNNY)
+    assert (info.width, info.height, info.fps, info.n_frames) == (1280, 720, 25.0, 132)
+    size = analysis_size(info.width, info.height, 256)
+    frames = frames_of(BUNNY, size=size, fps=10)
+    assert frames.shape == (round(info.duration * 10), 144, 256, 3)
+    assert 10 < frames.mean() < 245  # a real picture, not a blank
 
 
 @pytest.mark.skipif(not BUNNY.exists(), reason="shared media not present")

@@ -72,17 +72,13 @@ class ErrorScreen(ModalScreen[None]):
             with VerticalScroll(id="traceback"):
                 yield Static(self.traceback or "(no traceback)", markup=False)
 
-    def on_mount(self) -> None:
-        self.query_one("#traceback").display = False
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_traceback":
             return bool(self.traceback)
         return True
 
     def action_toggle_traceback(self) -> None:
-        pane = self.query_one("#traceback")
-        pane.display = not pane.display
+        self.toggle_class("-traceback")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -66,10 +66,17 @@ class StageTable(DataTable):
     def update_statuses(self, statuses: list[Any]) -> None:
         """Show ``statuses`` (a list of StageStatus), keeping the cursor on the same stage.
 
-        The table is rebuilt (a handful of rows) so column widths follow the content.
+        Cells are updated in place when the stages are the same ones; otherwise the table
+        is rebuilt.
         """
-        selected = self.selected_stage
+        same = [s.name for s in statuses] == [k.value for k in self.rows]
         self.statuses = list(statuses)
+        if same:
+            for status in self.statuses:
+                for col, value in zip(COLUMNS, self._cells(status)):
+                    self.update_cell(status.name, col, value, update_width=True)
+            return
+        selected = self.selected_stage
         self._rebuild()
         if selected is not None:
             self.select_stage(selected)
@@ -93,5 +100,8 @@ class StageTable(DataTable):
         return next((s for s in self.statuses if s.name == name), None)
 
     def on_resize(self) -> None:
-        if self.statuses:
-            self.update_statuses(self.statuses)
+        if self.statuses:  # the why column gets the width there is
+            selected = self.selected_stage
+            self._rebuild()
+            if selected is not None:
+                self.select_stage(selected)
