@@ -48,8 +48,8 @@ def paint(directory: str, audio: str, checkpoint: str | None, out: str | None, m
                    f"with checkpoint {result['checkpoint']}")
 
 
-def _metric_cell(ev: dict, metric: str) -> str:
-    value = ev.get("mapper", {}).get(metric)
+def _metric_cell(info, metric: str, who: str = "mapper") -> str:
+    value = info.metrics.get(f"{who}.{metric}")
     return "" if value is None else f"{value:.3f}"
 
 
@@ -76,18 +76,16 @@ def checkpoints(directory: str, as_json: bool) -> None:
             click.echo(f"{i.name:<28} broken: {i.broken}")
             continue
         mapper = i.config.get("mapper", {})
-        hist = i.metrics.get("history", [])
-        val = min((h["val_loss"] for h in hist), default=float("nan"))
-        ev = i.metrics.get("evaluation", {})
+        val = i.metrics.get("best_val_loss", float("nan"))
         mark = "*" if i.best else ""
         name = i.name + (" (paint)" if i.name == chosen else "")
         click.echo(f"{name:<28} {mark:<4} {mapper.get('hidden', ''):>6} {mapper.get('depth', ''):>5} {val:>9.4f} "
-                   + " ".join(f"{_metric_cell(ev, m):>8}" for m in KEY_METRICS[:4]))
-    ev = infos[0].metrics.get("evaluation", {})
-    if ev.get("mean_frame"):
-        click.echo(f"baselines on {infos[0].name}'s held-out block: mean frame ssim "
-                   f"{ev['mean_frame'].get('ssim', float('nan')):.3f}, nearest neighbour ssim "
-                   f"{ev['nearest_neighbour'].get('ssim', float('nan')):.3f}")
+                   + " ".join(f"{_metric_cell(i, m):>8}" for m in KEY_METRICS[:4]))
+    first = infos[0]
+    if "mean_frame.ssim" in first.metrics:
+        base = "   ".join(f"{who.replace('_', ' ')}: " + ", ".join(f"{m} {_metric_cell(first, m, who)}" for m in KEY_METRICS[:4])
+                           for who in ("mean_frame", "nearest_neighbour"))
+        click.echo(f"baselines on {first.name}'s held-out block: {base}")
 
 
 @click.command()

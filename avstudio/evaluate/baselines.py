@@ -79,7 +79,9 @@ def nearest_neighbour_baseline(
     if train.ndim != 2 or query.ndim != 2 or train.shape[1] != query.shape[1]:
         raise ValueError(f"embedding dims differ: train {train.shape}, query {query.shape}")
     if len(train) != len(train_frames_or_indices):
-        raise ValueError(f"{len(train)} training embeddings but {len(train_frames_or_indices)} frames/indices")
+        raise ValueError(
+            f"{len(train)} training embeddings but {len(train_frames_or_indices)} frames/indices"
+        )
     if len(train) == 0:
         raise ValueError("no training embeddings to search")
     nn = np.empty(len(query), dtype=np.int64)

@@ -10,13 +10,13 @@ import json
 import math
 from typing import Any
 
-from avstudio.evaluate.metrics import better, lower_is_better
+from avstudio.evaluate.metrics import better, metric_direction
 from avstudio.mapper.checkpoint import flatten_dotted
 
 _NOT_PARAMS = frozenset({"name", "created", "best", "best_epoch", "format"})
 _METRIC_ORDER = (
     "mae", "ssim", "iou", "brightness_corr", "polarity_accuracy", "embedding_cosine", "best_val_loss",
-)
+)  # by their last dotted part, then the rest by name
 
 
 def _same(values: list[Any]) -> bool:
@@ -25,7 +25,8 @@ def _same(values: list[Any]) -> bool:
 
 
 def _metric_key(name: str) -> tuple[int, str]:
-    return (_METRIC_ORDER.index(name) if name in _METRIC_ORDER else len(_METRIC_ORDER), name)
+    last = name.rsplit(".", 1)[-1]  # "mapper.ssim" sits with "mean_frame.ssim"
+    return (_METRIC_ORDER.index(last) if last in _METRIC_ORDER else len(_METRIC_ORDER), name)
 
 
 def compare_table(infos: list) -> dict[str, Any]:
@@ -47,8 +48,9 @@ def compare_table(infos: list) -> dict[str, Any]:
         ``"encoders.audio.name"``...) -> values per checkpoint, only for parameters
         that differ (None where a checkpoint lacks one);
         ``metrics``: metric -> ``{"values": [...], "best": [column indices],
-        "lower_is_better": bool}`` (ties all marked; no best when fewer than two
-        checkpoints have a value);
+        "lower_is_better": bool or None}`` (ties all marked; no best when fewer
+        than two checkpoints have a value, or for numbers that are not scores,
+        such as ``n_val``, where ``lower_is_better`` is None);
         ``broken``: name -> reason.
     """
     good = [i for i in infos if i.broken is None]
@@ -70,8 +72,9 @@ def compare_table(infos: list) -> dict[str, Any]:
     for name in names:
         values = [i.metrics.get(name) for i in good]
         present = [v for v in values if v is not None and not math.isnan(v)]
+        direction = metric_direction(name)
         best: list[int] = []
-        if len(present) > 1:
+        if len(present) > 1 and direction is not None:
             top = present[0]
             for v in present[1:]:
                 if better(name, v, top):
@@ -80,6 +83,6 @@ def compare_table(infos: list) -> dict[str, Any]:
         table["metrics"][name] = {
             "values": values,
             "best": best,
-            "lower_is_better": lower_is_better(name),
+            "lower_is_better": None if direction is None else direction == "lower",
         }
     return table

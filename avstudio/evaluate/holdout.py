@@ -23,14 +23,19 @@ def preview_indices(val_idx: np.ndarray, rows: int = PREVIEW_ROWS) -> np.ndarray
     return np.asarray(val_idx)[pick]
 
 
-def decode_predictions(decoder: Any, pred: np.ndarray, brightness: np.ndarray, *, size: tuple[int, int],
-                       crispness: float, light_above: float, dark_below: float) -> np.ndarray:
-    """Frames [shape=(n, h, w, 3), uint8] of predicted codes, each a cut with tracked polarity."""
+def decode_predictions(decoder: Any, pred: np.ndarray, polarity: np.ndarray, *, size: tuple[int, int],
+                       crispness: float) -> np.ndarray:
+    """Frames [shape=(n, h, w, 3), uint8] of predicted codes, each painted as a cut.
+
+    Parameters
+    ----------
+    pred : np.ndarray [shape=(n, d), float32]
+    polarity : np.ndarray [shape=(n,), int8]
+        Scene polarity per frame, tracked with hysteresis over the whole sequence.
+    """
     from avstudio.render.base import FramePlan
     from avstudio.render.builtin import BuiltinRenderer
-    from avstudio.render.polarity import track_polarity
 
-    polarity = track_polarity(brightness, light_above=light_above, dark_below=dark_below)
     renderer = BuiltinRenderer(decoder, size=size, crispness=crispness)
     plans = [FramePlan(embedding=e, cut=True, strength=1.0, polarity=int(p)) for e, p in zip(pred, polarity)]
     return renderer.render(plans, None, start=0)
@@ -80,8 +85,10 @@ def evaluate_holdout(ws: Any, data: dict[str, Any], result: Any, probe: np.ndarr
         size = (true.shape[2], true.shape[1])
         mean_frame = _mean_frame(frames, train_idx)
         nn_frames = np.stack([frames[int(k)] for k in nn])
-    painted = decode_predictions(decoder, pred, apply_probe(probe, pred), size=size,
-                                 crispness=ws.manifest.get("render.crispness"), **kw)
+    from avstudio.render.polarity import track_polarity
+
+    polarity = track_polarity(apply_probe(probe, pred), **kw)
+    painted = decode_predictions(decoder, pred, polarity, size=size, crispness=ws.manifest.get("render.crispness"))
     baseline_mean = np.repeat(mean_frame[None], len(val_idx), axis=0)
     for name, frames_ in (("mapper", painted), ("mean_frame", baseline_mean), ("nearest_neighbour", nn_frames)):
         out[name].update(image_metrics(frames_, true, **kw))

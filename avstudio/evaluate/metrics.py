@@ -21,6 +21,10 @@ _SSIM_WINDOW, _SSIM_SIGMA = 11, 1.5
 
 LOWER_IS_BETTER = frozenset({"mae", "mse", "loss", "train_loss", "val_loss", "best_val_loss"})
 """Metric names (or ``_``/``.``-suffixes of names) where a smaller value is better."""
+HIGHER_IS_BETTER = frozenset(
+    {"ssim", "iou", "brightness_corr", "polarity_accuracy", "embedding_cosine", "cosine"}
+)
+"""Metric names (or ``_``/``.``-suffixes of names) where a larger value is better."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -112,7 +116,9 @@ def _iou_grey(ga: np.ndarray, gb: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
 
 
-def _per_frame(a: np.ndarray, b: np.ndarray, want: set[str], *, threshold: float = 128) -> dict[str, np.ndarray]:
+def _per_frame(
+    a: np.ndarray, b: np.ndarray, want: set[str], *, threshold: float = 128
+) -> dict[str, np.ndarray]:
     """One chunked pass computing the per-frame values the metrics in ``want`` need."""
     _check_pair(a, b)
     n = len(a)
@@ -142,50 +148,12 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.clip((x @ y) / den, -1.0, 1.0))
 
 
-def _track_polarity(brightness: np.ndarray, *, light_above: float, dark_below: float) -> np.ndarray:
-    """Hysteresis polarity, +1 light / -1 dark (fallback when avstudio.render.polarity is absent).
+def _polarity(brightness: np.ndarray, *, light_above: float, dark_below: float) -> np.ndarray:
+    """Hysteresis light/dark polarity (+1/-1), the renderer's own rule."""
+    from avstudio.render.polarity import track_polarity
 
-    The first frame is light if its brightness is at or above the midpoint of the
-    two thresholds; after that the state flips to light only above
-    ``light_above`` and to dark only below ``dark_below``.
-    """
-    out = np.empty(len(brightness), dtype=np.int8)
-    state = 1
-    for i, value in enumerate(np.asarray(brightness, dtype=np.float64)):
-        if i == 0:
-            state = 1 if value >= (light_above + dark_below) / 2 else -1
-        if value > light_above:
-            state = 1
-        elif value < dark_below:
-            state = -1
-        out[i] = state
-    return out
-
-
-def track_polarity(brightness: np.ndarray, *, light_above: float = 175, dark_below: float = 80) -> np.ndarray:
-    """Per-frame light/dark polarity with hysteresis.
-
-    Uses ``avstudio.render.polarity.track_polarity`` when that module exists (so
-    evaluation agrees with the renderer), else a local equivalent.
-
-    Parameters
-    ----------
-    brightness : np.ndarray [shape=(n,), float]
-        Per-frame mean grey, 0..255.
-
-    Returns
-    -------
-    np.ndarray [shape=(n,), int8]
-        +1 light, -1 dark.
-    """
-    try:
-        from avstudio.render.polarity import track_polarity as render_track_polarity
-    except ImportError:
-        return _track_polarity(brightness, light_above=light_above, dark_below=dark_below)
-    result = render_track_polarity(
-        np.asarray(brightness, dtype=np.float64), light_above=light_above, dark_below=dark_below
-    )
-    return np.asarray(result, dtype=np.int8)
+    polarity = track_polarity(brightness, light_above=light_above, dark_below=dark_below)
+    return np.asarray(polarity, dtype=np.int8)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -268,11 +236,12 @@ def polarity_accuracy(
     a, b : np.ndarray [shape=(n, h, w, 3), uint8] or [shape=(n,), float]
         Frames, or per-frame brightness (0..255) already computed.
     light_above, dark_below : float
-        Hysteresis thresholds of :func:`track_polarity`.
+        Hysteresis thresholds of ``avstudio.render.polarity.track_polarity``
+        (the scene turns light above the first, dark below the second).
     """
     ba, bb = _brightness_pair(a, b)
     kw = {"light_above": light_above, "dark_below": dark_below}
-    return polarity_agreement(track_polarity(ba, **kw), track_polarity(bb, **kw))
+    return polarity_agreement(_polarity(ba, **kw), _polarity(bb, **kw))
 
 
 def embedding_cosine(pred: np.ndarray, true: np.ndarray) -> float:
@@ -324,23 +293,38 @@ def image_metrics(
         "iou": float(values["iou"].mean()),
         "brightness_corr": _pearson(values["bright_a"], values["bright_b"]),
         "polarity_accuracy": polarity_agreement(
-            track_polarity(values["bright_a"], **kw), track_polarity(values["bright_b"], **kw)
+            _polarity(values["bright_a"], **kw), _polarity(values["bright_b"], **kw)
         ),
     }
 
 
-def lower_is_better(metric: str) -> bool:
-    """True for error-like metrics (``mae``, losses), matched on the name or its last
-    ``.``/``_``-separated suffix, so ``"mean_frame.mae"`` and ``"val_loss"`` count."""
+def _matches(metric: str, names: frozenset[str]) -> bool:
     name = metric.rsplit(".", 1)[-1]
-    return name in LOWER_IS_BETTER or any(name.endswith("_" + key) for key in LOWER_IS_BETTER)
+    return name in names or any(name.endswith("_" + key) for key in names)
+
+
+def metric_direction(metric: str) -> str | None:
+    """``"lower"`` or ``"higher"`` (is better) for known metrics, None for other numbers
+    (counts such as ``n_val``). Matched on the name or its last ``.``/``_`` suffix, so
+    ``"mean_frame.mae"`` and ``"val_loss"`` count."""
+    if _matches(metric, LOWER_IS_BETTER):
+        return "lower"
+    if _matches(metric, HIGHER_IS_BETTER):
+        return "higher"
+    return None
+
+
+def lower_is_better(metric: str) -> bool:
+    """True for error-like metrics (``mae``, losses); see :func:`metric_direction`."""
+    return metric_direction(metric) == "lower"
 
 
 def better(metric: str, a: float | None, b: float | None) -> bool:
     """Whether value ``a`` of ``metric`` is strictly better than ``b``.
 
-    ``mae`` and losses are better lower, everything else higher. A missing or
-    NaN value is never better, and anything is better than one.
+    ``mae`` and losses are better lower, everything else higher (see
+    :func:`metric_direction`). A missing or NaN value is never better, and
+    anything is better than one.
     """
     def usable(v: float | None) -> bool:
         return v is not None and not (isinstance(v, float) and math.isnan(v))

@@ -10,6 +10,16 @@ import numpy as np
 from avstudio.errors import ModelError
 
 
+def evaluation(info: Any) -> dict[str, Any]:
+    """The nested held-out evaluation of a checkpoint (``metrics.json``; JSON only)."""
+    import json
+
+    try:
+        return json.loads((Path(info.path) / "metrics.json").read_text()).get("final", {})
+    except (OSError, ValueError):
+        return {}
+
+
 def _store_audio_embeddings(ws: Any, name: str) -> np.ndarray:
     from avstudio.stages.embed import group_key
 
@@ -38,9 +48,10 @@ def preview_frames(ws: Any, infos: list[Any]) -> tuple[list[int], dict[str, np.n
     from avstudio.mapper.model import MapperConfig
     from avstudio.mapper.train import predict
     from avstudio.render.painter import checkpoint_state
+    from avstudio.render.polarity import track_polarity
     from avstudio.stages.train import apply_probe
 
-    rows = list(infos[0].metrics.get("evaluation", {}).get("preview", []))
+    rows = list(evaluation(infos[0]).get("preview", []))
     if not rows:
         raise ModelError(f"checkpoint {infos[0].name} has no held-out preview rows", hint="retrain with val_fraction > 0")
     temporal = ws.manifest.params.get("temporal", {})
@@ -59,11 +70,21 @@ def preview_frames(ws: Any, infos: list[Any]) -> tuple[list[int], dict[str, np.n
             raise ModelError(f"checkpoint {info.name} uses {image['name']}; previews need the built-in image encoder",
                              hint="compare metrics only (avstudio checkpoints), or paint with the sd15 renderer")
         emb = mapper_inputs(ckpt.config, _store_audio_embeddings(ws, ckpt.config["encoders"]["audio"]["name"]))
-        pred = predict(ckpt.state_dict, MapperConfig.from_dict(ckpt.config["mapper"]), emb[rows])
+        pred = predict(ckpt.state_dict, MapperConfig.from_dict(ckpt.config["mapper"]), emb)
+        polarity = track_polarity(apply_probe(ckpt.extras["brightness_probe"], pred), **kw)
         decoder = BuiltinImageEncoder.from_state(checkpoint_state(ckpt, "image"), image["config"])
-        columns[info.name] = decode_predictions(decoder, pred, apply_probe(ckpt.extras["brightness_probe"], pred),
-                                                size=size, crispness=ws.manifest.get("render.crispness"), **kw)
+        columns[info.name] = decode_predictions(decoder, pred[rows], polarity[rows], size=size,
+                                                crispness=ws.manifest.get("render.crispness"))
     return rows, columns
+
+
+def short_labels(names: list[str]) -> list[str]:
+    """Column titles that stay distinct when cut short: the part after the names' common prefix."""
+    import os
+
+    common = os.path.commonprefix(names) if len(names) > 1 else ""
+    cut = common.rfind("-") + 1 if "-" in common else len(common)
+    return [n[cut:] or n for n in names]
 
 
 def write_comparison(ws: Any, infos: list[Any], out: Path) -> Path:
@@ -72,7 +93,9 @@ def write_comparison(ws: Any, infos: list[Any], out: Path) -> Path:
 
     rows, columns = preview_frames(ws, infos)
     fps = float(infos[0].config.get("fps", 1.0))
+    labels = dict(zip([i.name for i in infos], short_labels([i.name for i in infos])))
+    columns = {labels.get(k, k): v for k, v in columns.items()}
     sheet = contact_sheet(columns, row_labels=[f"t={r / fps:.2f}s" for r in rows])
-    curves = {i.name: [(h["epoch"], h["train_loss"], h["val_loss"]) for h in i.metrics.get("history", [])] for i in infos}
+    curves = {labels[i.name]: [(h["epoch"], h["train_loss"], h["val_loss"]) for h in i.history] for i in infos}
     write_png(out, compose(sheet, loss_plot(curves)))
     return out

@@ -259,12 +259,14 @@ def loss_plot(
         y = py(t)
         cv2.line(img, (left, y), (right, y), GRID, 1)
         label = _fmt(t)
-        _put(img, label, left - 6 - _text_size(label, _SMALL_SCALE)[0], y - tick_h // 2, scale=_SMALL_SCALE, color=AXES)
+        x = left - 6 - _text_size(label, _SMALL_SCALE)[0]
+        _put(img, label, x, y - tick_h // 2, scale=_SMALL_SCALE, color=AXES)
     for t in _ticks(x_lo, x_hi, 6, min_step=1.0):
         x = px(t)
         cv2.line(img, (x, bottom), (x, bottom + 3), AXES, 1)
         label = _fmt(t)
-        _put(img, label, x - _text_size(label, _SMALL_SCALE)[0] // 2, bottom + 5, scale=_SMALL_SCALE, color=AXES)
+        x -= _text_size(label, _SMALL_SCALE)[0] // 2
+        _put(img, label, x, bottom + 5, scale=_SMALL_SCALE, color=AXES)
     cv2.rectangle(img, (left, top), (right, bottom), AXES, 1)
 
     for k, (name, pts) in enumerate(data.items()):
@@ -296,7 +298,8 @@ def loss_plot(
         _put(img, _fit(name, text_w, _SMALL_SCALE), x0 + 27, mid - line_h // 2, scale=_SMALL_SCALE)
     _put(img, "loss (log)" if log else "loss", left + 4, top + 3, scale=_SMALL_SCALE, color=AXES)
     label = "epoch"
-    _put(img, label, left - 6 - _text_size(label, _SMALL_SCALE)[0], bottom + 5, scale=_SMALL_SCALE, color=AXES)
+    x = left - 6 - _text_size(label, _SMALL_SCALE)[0]
+    _put(img, label, x, bottom + 5, scale=_SMALL_SCALE, color=AXES)
     return img
 
 

@@ -15,13 +15,15 @@ JSON only; this module imports neither torch nor safetensors at import time.
      "data_fingerprint": str, "best_epoch": int, "best": bool}
 
 (:func:`checkpoint_config` builds it). ``metrics.json`` holds
-``{"history": [{"epoch", "train_loss", "val_loss"}, ...], "final": {metric: value}}``.
+``{"history": [{"epoch", "train_loss", "val_loss"}, ...], "final": {metric: value}}``
+(``"evaluation"`` is accepted in place of ``"final"``; nested dicts are fine).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import shutil
 from collections.abc import Mapping
@@ -56,10 +58,13 @@ class CheckpointInfo:
     config : dict
         The parsed ``config.json`` (empty when broken).
     metrics : dict of str to float
-        Summary: the final evaluation metrics (nested dicts flattened with dots)
-        plus ``best_val_loss`` and ``best_epoch`` from the history.
+        Summary: the numbers under ``metrics.json``'s ``"final"`` (or
+        ``"evaluation"``) section, nested dicts flattened with dots
+        (``"mapper.ssim"``), plus ``best_val_loss`` and ``best_epoch`` from the history.
     history : list of dict
         Per-epoch ``{"epoch", "train_loss", "val_loss"}`` from ``metrics.json``.
+    raw_metrics : dict
+        The whole parsed ``metrics.json`` (empty if missing or unreadable).
     best : bool
         True when ``config.json`` marks it as its run's best.
     broken : str or None
@@ -75,6 +80,21 @@ class CheckpointInfo:
     history: list[dict[str, float]] = field(default_factory=list)
     best: bool = False
     broken: str | None = None
+    raw_metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for ``--json`` output)."""
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "created": self.created,
+            "best": self.best,
+            "broken": self.broken,
+            "config": self.config,
+            "metrics": self.metrics,
+            "history": self.history,
+            "raw_metrics": self.raw_metrics,
+        }
 
 
 @dataclass
@@ -322,22 +342,28 @@ def flatten_dotted(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+FINAL_SECTIONS = ("final", "evaluation")
+"""Keys of ``metrics.json`` whose numbers make up a checkpoint's metric summary."""
+
+
 def _metrics_summary(metrics: Mapping[str, Any]) -> tuple[dict[str, float], list[dict[str, float]]]:
-    history = metrics.get("history") or []
-    history = [h for h in history if isinstance(h, Mapping)] if isinstance(history, list) else []
-    final = metrics.get("final") or {}
-    summary = {
-        k: float(v)
-        for k, v in flatten_dotted(final if isinstance(final, Mapping) else {}).items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool)
-    }
-    val = [(h.get("val_loss"), h.get("epoch")) for h in history if isinstance(h.get("val_loss"), (int, float))]
+    history = metrics.get("history")
+    history = [dict(h) for h in history if isinstance(h, Mapping)] if isinstance(history, list) else []
+    summary: dict[str, float] = {}
+    for section in FINAL_SECTIONS:
+        final = metrics.get(section)
+        if isinstance(final, Mapping):
+            for key, value in flatten_dotted(final).items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    summary[key] = float(value)
+    val = [(h["val_loss"], h.get("epoch")) for h in history if isinstance(h.get("val_loss"), (int, float))]
+    val = [pair for pair in val if not math.isnan(pair[0])]
     if val:
         loss, epoch = min(val, key=lambda pair: pair[0])
         summary.setdefault("best_val_loss", float(loss))
         if isinstance(epoch, (int, float)):
             summary.setdefault("best_epoch", float(epoch))
-    return summary, [dict(h) for h in history]
+    return summary, history
 
 
 def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
@@ -358,6 +384,7 @@ def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     try:
         metrics = json.loads((path / METRICS_FILE).read_text())
         if isinstance(metrics, Mapping):
+            info.raw_metrics = dict(metrics)
             info.metrics, info.history = _metrics_summary(metrics)
     except (OSError, ValueError):
         pass  # metrics are informative; a checkpoint without them still loads
@@ -471,12 +498,15 @@ def _check_shapes(name: str, config: Mapping[str, Any], state_dict: Mapping[str,
     try:
         expected = expected_shapes(MapperConfig.from_dict(config["mapper"]))
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"checkpoint {name}: config.json has no valid mapper section ({exc})", hint=_RETRAIN) from exc
+        raise ModelError(
+            f"checkpoint {name}: config.json has no valid mapper section ({exc})", hint=_RETRAIN
+        ) from exc
     have = {k: tuple(v.shape) for k, v in state_dict.items()}
     if have != expected:
         diff = sorted(set(have.items()) ^ set(expected.items()))
         raise ModelError(
-            f"checkpoint {name}: model.safetensors does not match config.json (first difference: {diff[0][0]})",
+            f"checkpoint {name}: model.safetensors does not match config.json "
+            f"(first difference: {diff[0][0]})",
             hint=_RETRAIN,
         )
 
@@ -512,7 +542,9 @@ def load_checkpoint(
         path = pick_checkpoint(path, name).path
     label = path.name
     if not path.is_dir():
-        raise ModelError(f"checkpoint folder not found: {path}", hint="pass a folder under checkpoints/ or a checkpoint name")
+        raise ModelError(
+            f"checkpoint folder not found: {path}", hint="pass a folder under checkpoints/ or a checkpoint name"
+        )
     config = _read_config(path / CONFIG_FILE)
     if isinstance(config, str):
         raise ModelError(f"checkpoint {label}: {config}", hint=_RETRAIN)

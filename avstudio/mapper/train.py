@@ -506,7 +506,8 @@ def predict(
         raise ValueError(f"expected audio embeddings (n, {mapper_config.in_dim}), got {audio_emb.shape}")
     with torch.random.fork_rng(devices=[]):  # the throw-away init must not move the caller's RNG
         model = build_mapper(mapper_config)
-    model.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in state_dict.items()})
+    weights = {k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in state_dict.items()}
+    model.load_state_dict(weights)
     model.eval()
     out = np.empty((len(audio_emb), mapper_config.out_dim), dtype=np.float32)
     with torch.no_grad():

@@ -124,6 +124,6 @@ class TrainStage(Stage):
             "val_start": int(result.val_idx[0]) if len(result.val_idx) else None,
         }
         path = save_checkpoint(ctx.ws.layout.checkpoints, name, state_dict=result.state_dict, config=ckpt_config,
-                               metrics={"history": result.history, "evaluation": metrics}, extras=extras)
+                               metrics={"history": result.history, "final": metrics}, extras=extras)
         ctx.out.attrs.update(checkpoint=name, path=str(path), metrics=json.dumps(metrics))
         ctx.log(f"saved checkpoint {name}")

@@ -169,6 +169,18 @@ async def tap(pilot, *keys: str) -> None:
         await pilot.pause(0.03)
 
 
+def text_of(renderable, width: int = 100) -> str:
+    """Plain text of a Rich renderable or Textual content (a Static's ``content``, a render())."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=width, file=io.StringIO(), color_system=None, legacy_windows=False)
+    with console.capture() as capture:
+        console.print(renderable)
+    return capture.get()
+
+
 def make_app(ws_dir: Path, **kwargs):
     from avstudio.tui.app import AvStudioApp
     from avstudio.workspace.workspace import Workspace

@@ -133,6 +133,23 @@ def test_list_newest_first_with_a_broken_folder(tmp_path):
     assert pick_checkpoint(tmp_path, "best").name == "new"
 
 
+def test_evaluation_section_is_summarised_with_dotted_names(tmp_path):
+    evaluation = {"n_val": 60, "preview": [340, 399], "mapper": {"ssim": 0.7}, "mean_frame": {"ssim": 0.5}}
+    save_checkpoint(
+        tmp_path, "m",
+        state_dict=weights(),
+        config=config("2026-01-01T00:00:00+00:00"),
+        metrics={"history": HISTORY, "evaluation": evaluation},
+    )
+    [info] = list_checkpoints(tmp_path)
+    assert info.metrics == {
+        "n_val": 60.0, "mapper.ssim": 0.7, "mean_frame.ssim": 0.5, "best_val_loss": 0.4, "best_epoch": 2.0,
+    }
+    assert info.raw_metrics["evaluation"]["preview"] == [340, 399]
+    as_json = json.loads(json.dumps(info.to_dict()))
+    assert as_json["path"] == str(tmp_path / "m") and as_json["history"] == HISTORY
+
+
 def test_listing_does_not_import_torch(tmp_path):
     save(tmp_path, "m", "2026-01-01T00:00:00+00:00")
     code = (

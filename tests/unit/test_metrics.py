@@ -19,9 +19,9 @@ from avstudio.evaluate.metrics import (
     lower_is_better,
     mae,
     mean_brightness,
+    metric_direction,
     polarity_accuracy,
     ssim,
-    track_polarity,
 )
 from avstudio.mapper.checkpoint import CheckpointInfo
 
@@ -100,8 +100,7 @@ def test_colour_to_brightness_uses_bt601_luma():
 def test_polarity_hysteresis_and_accuracy():
     a = np.array([200, 150, 100, 60, 100, 190], dtype=float)
     b = np.array([200, 150, 70, 90, 120, 130], dtype=float)
-    assert track_polarity(a).tolist() == [1, 1, 1, -1, -1, 1]
-    assert track_polarity(b).tolist() == [1, 1, -1, -1, -1, -1]
+    # polarities: a = [1, 1, 1, -1, -1, 1], b = [1, 1, -1, -1, -1, -1]
     assert polarity_accuracy(a, b) == pytest.approx(4 / 6)
     assert polarity_accuracy(levels(a), levels(b)) == pytest.approx(4 / 6)  # frames give the same
     # thresholds move the switching points: a = [1, 1, 1, -1, -1, -1], b stays light
@@ -122,6 +121,7 @@ def test_better_knows_direction():
     assert not better("iou", float("nan"), 0.5) and better("iou", 0.1, float("nan"))
     assert not better("mae", 1.0, 1.0)
     assert lower_is_better("best_val_loss") and not lower_is_better("polarity_accuracy")
+    assert metric_direction("mapper.ssim") == "higher" and metric_direction("n_val") is None
 
 
 def test_mismatched_shapes_raise(noise):
@@ -184,3 +184,16 @@ def test_compare_table_marks_differences_and_best():
     assert metrics["ssim"]["best"] == [0, 1]  # ties are all marked
     assert metrics["iou"] == {"values": [None, 0.7, None], "best": [], "lower_is_better": False}
     assert metrics["best_val_loss"]["best"] == [2]
+
+
+def test_compare_table_prefixed_metrics_and_counts():
+    infos = [
+        info("a", lr=1e-3, metrics={"mapper.ssim": 0.6, "mean_frame.ssim": 0.5, "n_val": 60.0, "best_epoch": 9.0}),
+        info("b", lr=1e-3, metrics={"mapper.ssim": 0.7, "mean_frame.ssim": 0.5, "n_val": 80.0, "best_epoch": 30.0}),
+    ]
+    table = compare_table(infos)
+    assert table["params"] == {}
+    assert list(table["metrics"]) == ["mapper.ssim", "mean_frame.ssim", "best_epoch", "n_val"]
+    assert table["metrics"]["mapper.ssim"]["best"] == [1]
+    assert table["metrics"]["n_val"] == {"values": [60.0, 80.0], "best": [], "lower_is_better": None}
+    assert table["metrics"]["best_epoch"]["best"] == []

@@ -254,7 +254,8 @@ class ProjectScreen(Screen):
         elif kind == "stage_started":
             previous = self._last_started
             self.running_stage = self._last_started = stage
-            self.log_pane.reset_stage(stage)
+            if not replay:  # replayed: the history already holds this run's lines
+                self.log_pane.reset_stage(stage)
             self.progress.show_started(stage)
             self.table.mark_running(stage)
             if self._follow_next_stage or self.table.selected_stage in (previous, None):
