@@ -91,3 +91,22 @@ def instantiate(template: str, *, name: str, video: str) -> str:
     except KeyError as exc:  # pragma: no cover - broken template
         raise ManifestError(f"template {template} has no {exc} key") from None
     return tomlkit.dumps(doc)
+
+
+def manifest_reference() -> str:
+    """The README's manifest reference (markdown), generated from the schema."""
+    from avstudio.workspace.sections import all_sections
+
+    out = []
+    for section in all_sections():
+        where = " and ".join(f"`{t}`" for t in section.templates)
+        out += [f"### `[{section.name}]` ({where})", "", section.doc, "",
+                "| key | default | allowed | meaning |", "| --- | --- | --- | --- |"]
+        for key, field in section.fields.items():
+            default = "automatic" if field.default is None else _toml_value(field.default)
+            if field.kind == "str_map":
+                default = ", ".join(f"{k} = {v}" for k, v in field.default.items())
+            allowed = field.allowed().replace("|", "\\|")
+            out.append(f"| `{key}` | `{default}` | {allowed} | {field.doc} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

@@ -163,7 +163,7 @@ class CheckpointsScreen(Screen):
             yield Label("held-out frames: true | mean frame | checkpoints", classes="section-title")
             yield Static("", id="preview-status", markup=False)
             yield PreviewGrid(id="preview")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     @property
     def table(self) -> DataTable:

@@ -83,7 +83,7 @@ class ProjectScreen(Screen):
         yield StageTable(id="stages")
         yield RunProgress(id="progress")
         yield LogPane(id="log")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     @property
     def table(self) -> StageTable:

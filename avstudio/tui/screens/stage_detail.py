@@ -85,7 +85,7 @@ class StageDetailScreen(Screen):
                 lines = [f"{p.relative_to(ws.root) if p.is_relative_to(ws.root) else p}  "
                          f"{fmt.size(p.stat().st_size) if p.is_file() else '(missing)'}" for p in files]
                 yield Static("\n".join(lines), markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         project = self.app.project_screen.header

@@ -11,8 +11,6 @@ from textual.widgets import DataTable
 from avstudio.tui import format as fmt
 
 COLUMNS = ("stage", "state", "why", "took", "last run", "output")
-_FIXED = 9 + 9 + 7 + 11 + 8
-"""Widths of every column but ``why``; ``why`` gets what is left of the table's width."""
 
 
 class StageTable(DataTable):
@@ -26,6 +24,7 @@ class StageTable(DataTable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.statuses: list[Any] = []
+        self._built_why_width = 0
 
     def on_mount(self) -> None:
         for name in COLUMNS:
@@ -47,33 +46,51 @@ class StageTable(DataTable):
             pass
 
     def _why_width(self) -> int:
+        """What the other columns leave of the table's width (the why column is cut to it)."""
+        others = 0
+        for k, name in enumerate(COLUMNS):
+            if name != "why":
+                cells = [self._plain_cells(s)[k] for s in self.statuses]
+                others += max([len(name), *(len(c) for c in cells)])
         width = self.size.width or 80
-        return max(12, width - _FIXED - 2 * len(COLUMNS) - 2)
+        return max(12, width - others - 2 * self.cell_padding * len(COLUMNS) - 1)
 
-    def _cells(self, status: Any) -> list[Any]:
-        color = self.app.get_css_variables().get(fmt.STATE_COLOR.get(status.state, ""), "")
-        state = Text(f"{fmt.STATE_ICON.get(status.state, '?')} {status.state}", style=color or None)
-        why = "; ".join(status.reasons) if status.state != "fresh" else ""
+    @staticmethod
+    def _plain_cells(status: Any) -> list[str]:
         return [
-            Text(status.name, style="bold"),
-            state,
-            Text(fmt.clip(why, self._why_width()), style="dim" if status.state == "running" else ""),
+            status.name,
+            f"{fmt.STATE_ICON.get(status.state, '?')} {status.state}",
+            "",
             fmt.duration(status.last_seconds),
             fmt.clock(status.last_finished),
             fmt.size(status.output_bytes),
         ]
 
+    def _cells(self, status: Any, why_width: int) -> list[Any]:
+        name, state, _, took, last, size = self._plain_cells(status)
+        color = self.app.get_css_variables().get(fmt.STATE_COLOR.get(status.state, ""), "")
+        why = "; ".join(status.reasons) if status.state != "fresh" else ""
+        return [
+            Text(name, style="bold"),
+            Text(state, style=color or None),
+            Text(fmt.clip(why, why_width), style="dim" if status.state == "running" else ""),
+            took,
+            last,
+            size,
+        ]
+
     def update_statuses(self, statuses: list[Any]) -> None:
         """Show ``statuses`` (a list of StageStatus), keeping the cursor on the same stage.
 
-        Cells are updated in place when the stages are the same ones; otherwise the table
-        is rebuilt.
+        Cells are updated in place when the stages and column widths stay the same;
+        otherwise the table is rebuilt.
         """
         same = [s.name for s in statuses] == [k.value for k in self.rows]
         self.statuses = list(statuses)
-        if same:
+        why_width = self._why_width()
+        if same and why_width == self._built_why_width:
             for status in self.statuses:
-                for col, value in zip(COLUMNS, self._cells(status)):
+                for col, value in zip(COLUMNS, self._cells(status, why_width)):
                     self.update_cell(status.name, col, value, update_width=True)
             return
         selected = self.selected_stage
@@ -85,8 +102,9 @@ class StageTable(DataTable):
         self.clear(columns=True)
         for name in COLUMNS:
             self.add_column(name, key=name)
+        why_width = self._built_why_width = self._why_width()
         for status in self.statuses:
-            self.add_row(*self._cells(status), key=status.name)
+            self.add_row(*self._cells(status, why_width), key=status.name)
 
     def mark_running(self, name: str) -> None:
         """Show ``name`` as running now, before the next status refresh confirms it."""
