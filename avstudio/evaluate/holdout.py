@@ -62,7 +62,7 @@ def evaluate_holdout(ws: Any, data: dict[str, Any], result: Any, probe: np.ndarr
         return {"n_val": 0}
     a, i = data["inputs"], data["image"]["emb"]
     pred = predict(result.state_dict, result.mapper_config, a[val_idx])
-    nn = train_idx[nearest_neighbour_baseline(a[train_idx], train_idx, a[val_idx])]
+    nn = nearest_neighbour_baseline(a[train_idx], train_idx, a[val_idx])  # video frame indices
     mean_code = i[train_idx].mean(axis=0, keepdims=True).repeat(len(val_idx), axis=0)
     out: dict[str, Any] = {
         "n_val": int(len(val_idx)),

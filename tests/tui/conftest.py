@@ -20,16 +20,8 @@ FROZEN = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 
 @pytest.fixture
 def anyio_backend():
-    """Pilot tests are ``async``; anyio's pytest plugin runs them on asyncio."""
+    """Pilot tests are ``async`` (modules set ``pytestmark = pytest.mark.anyio``); run them on asyncio."""
     return "asyncio"
-
-
-def pytest_collection_modifyitems(items):
-    import inspect
-
-    for item in items:
-        if inspect.iscoroutinefunction(getattr(item, "function", None)):
-            item.add_marker(pytest.mark.anyio)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import signal
 import subprocess
 import sys
@@ -11,6 +13,8 @@ from avstudio.pipeline.events import Progress
 from avstudio.workspace.lock import read_holder
 from avstudio.tui.screens.dialogs import ConfirmScreen
 from tests.tui.conftest import REPO, headless_env, make_app, states, tap, wait_for
+
+pytestmark = pytest.mark.anyio
 
 
 def start_headless(ws_dir, gate, *args: str) -> subprocess.Popen:

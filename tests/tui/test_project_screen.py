@@ -11,6 +11,8 @@ from avstudio.tui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
 from avstudio.tui.screens.stage_detail import StageDetailScreen
 from tests.tui.conftest import make_app, states, tap, wait_for
 
+pytestmark = pytest.mark.anyio
+
 
 def _idle(app) -> bool:
     p = app.project_screen

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 
@@ -10,6 +12,8 @@ from textual.widgets import Footer
 from avstudio.tui.screens.checkpoints import CheckpointsScreen
 from avstudio.tui.screens.stage_detail import StageDetailScreen
 from tests.tui.conftest import REPO, freeze_times, make_app, make_checkpoints, stub_previews, tap, wait_for
+
+pytestmark = pytest.mark.anyio
 
 
 async def _ready(pilot) -> None:

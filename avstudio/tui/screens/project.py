@@ -171,7 +171,8 @@ class ProjectScreen(Screen):
                     s.state = "running"
         self.table.update_statuses(statuses)
         if first and statuses:
-            self.table.move_cursor(row=0)
+            if self.running_stage:  # attached to a run before the table had rows
+                self.table.select_stage(self.running_stage)
             self.log_pane.show_stage(self.table.selected_stage)
         self._set_holder(message.holder)
         self.refresh_bindings()
