@@ -25,6 +25,9 @@ from avstudio.media.probe import open_input, stream_duration, stream_rate
 MAX_CHUNK_BYTES = 64 << 20
 """Default cap on the size of one chunk: 256 frames of 320x240, 24 of 1280x720."""
 
+_FIRST_CHUNK = 32
+"""Length of the first chunk; later ones double up to ``chunk``."""
+
 _END = object()
 
 
@@ -83,9 +86,10 @@ def iter_frames(
         Output size; scaling happens inside ffmpeg (area averaging when
         shrinking, bilinear when growing). ``None`` keeps the source size.
     chunk : int
-        Frames per yielded array, at most; the last one may be shorter, and
-        so are all of them when ``chunk`` frames would exceed
-        ``max_chunk_bytes``.
+        Frames per yielded array, at most. The first chunks are shorter
+        (32, 64, ... doubling up to ``chunk``) so that the consumer starts
+        sooner, the last one may be shorter, and all are shorter when
+        ``chunk`` frames would exceed ``max_chunk_bytes``.
     cancel : CancelToken
         Checked once per chunk.
     on_warning : callable, optional
@@ -241,11 +245,14 @@ def _decode_chunks(path, *, fps, size, chunk, max_chunk_bytes, prefetch, put, st
         pool = _BufferPool((chunk, out_h, out_w, 3), keep=prefetch + 3)
         buf = pool.get()
         filled = 0
+        # The consumer idles until the first chunk is full: start small and
+        # double up to ``chunk`` so that decoding and analysis overlap sooner.
+        target = min(chunk, _FIRST_CHUNK)
         last_frame = None  # the av frame most recently written, and where
         last_row: np.ndarray | None = None
 
         def emit(frame) -> bool:
-            nonlocal buf, filled, last_frame, last_row
+            nonlocal buf, filled, target, last_frame, last_row
             row = buf[filled]
             if frame is last_frame and last_row is not None:
                 row[...] = last_row
@@ -259,11 +266,12 @@ def _decode_chunks(path, *, fps, size, chunk, max_chunk_bytes, prefetch, put, st
                 last_frame = frame
             last_row = row
             filled += 1
-            if filled == chunk:
-                if not put(buf):
+            if filled == target:
+                if not put(buf if target == chunk else buf[:target]):
                     return False
                 buf = pool.get()
                 filled = 0
+                target = min(chunk, 2 * target)
             return True
 
         n_decoded = 0

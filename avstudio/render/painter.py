@@ -69,6 +69,59 @@ def make_renderer(ckpt: Any, manifest: Any, *, size: tuple[int, int], cancel: Ca
     )
 
 
+def check_render_compatible(manifest: Any) -> None:
+    """Refuse, before anything is embedded or trained, image embeddings the IP-Adapter cannot take.
+
+    Only for ``render.backend = 'sd15'``: the image encoder's size (the
+    ``projection_dim`` of a CLIP folder's config, or the built-in code size)
+    must equal the adapter's image-embedding size. Reads ``config.json`` and the
+    adapter's file header only, never weights. A model that cannot be found is
+    left for the stage that needs it to report (embed on one machine, paint on
+    another is fine).
+
+    Raises
+    ------
+    ModelError
+        One line naming both sizes.
+    """
+    from avstudio.errors import ModelError
+    from avstudio.render.ip_adapter import ip_adapter_embed_dim, resolve_ip_adapter
+
+    render, enc = manifest.params["render"], manifest.params["encoders"]
+    if render["backend"] != "sd15":
+        return
+    base = manifest.path.parent
+    try:
+        adapter = resolve_ip_adapter(render["ip_adapter"], base=base)
+        adapter_dim = ip_adapter_embed_dim(adapter)
+        image_dim = _image_encoder_dim(enc, base=base)
+    except (ModelError, OSError, ValueError):  # unusable or absent here: the encoder or renderer reports it
+        return
+    if image_dim != adapter_dim:
+        raise ModelError(
+            f"encoders.image = '{enc['image']}' gives {image_dim}-d image embeddings "
+            f"but the IP-Adapter {adapter.name} (render.ip_adapter) expects {adapter_dim}-d",
+            hint="use the image encoder the adapter was trained with (ip-adapter_sd15: encoders.image = "
+            "'clip:laion/CLIP-ViT-H-14-laion2B-s32B-b79K', 1024-d), or an adapter made for this encoder",
+        )
+
+
+def _image_encoder_dim(enc: dict[str, Any], *, base: Any) -> int:
+    """The size of the embeddings ``encoders.image`` will produce, without loading weights."""
+    from avstudio.encoders.registry import make_image_encoder
+
+    spec = enc["image"].strip()
+    if not spec.startswith("clip:"):
+        return int(make_image_encoder(spec, components=enc["components"], code_size=enc["code_size"]).dim)
+    from transformers import CLIPVisionConfig
+
+    from avstudio.models.resolve import quiet_loading, resolve_model
+
+    folder = resolve_model(spec[len("clip:"):].strip(), role="CLIP image encoder", required=("config.json",), base=base)
+    with quiet_loading():  # the way ClipImageEncoder reads it (full CLIP folders: the vision tower's config)
+        return int(CLIPVisionConfig.from_pretrained(folder, local_files_only=True).projection_dim)
+
+
 def plan_painting(ckpt: Any, audio_emb: np.ndarray, onset: np.ndarray, temporal: dict[str, Any]):
     """Predicted image embeddings and the temporal plan for every frame.
 

@@ -66,7 +66,9 @@ class EmbedStage(Stage):
 
     def run(self, ctx: StageContext) -> None:
         from avstudio.media.audio import resample
+        from avstudio.render.painter import check_render_compatible
 
+        check_render_compatible(ctx.ws.manifest)  # before embedding what the renderer could not paint
         audio_enc, image_enc = make_encoders(ctx.ws.manifest)
         old = self._previous_groups(ctx)
         upstream = {d: fingerprint(ctx.ws.parts(d)) for d in self.deps}

@@ -53,7 +53,7 @@ class FeaturesStage(Stage):
                 from avstudio.features.audio import audio_features
 
                 ctx.log("audio features (rms, onset, centroid)")
-                feats = audio_features(audio[:], sr, fps=fps, n_frames=n)
+                feats = audio_features(audio, sr, fps=fps, n_frames=n)  # read block by block
                 group = ctx.out.create_group("audio")
                 for key, arr in feats.items():
                     group.create_dataset(key, data=arr.astype(np.float32))

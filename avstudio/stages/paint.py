@@ -160,14 +160,14 @@ def paint_audio_file(ws: Any, audio_path: Any, *, checkpoint: str | None, out: A
     n = int(round(duration * fps))
     if max_frames:
         n = min(n, max_frames)
+    size = output_size(ws)
+    renderer = make_renderer(ckpt, ws.manifest, size=size, cancel=cancel)  # checks sizes before embedding
     if track.sr != encoder.sample_rate:
         log(f"resampling {track.sr} Hz -> {encoder.sample_rate} Hz for {encoder.name}")
     samples = resample(track.samples, track.sr, encoder.sample_rate)
     emb = embed_audio(encoder, samples, encoder.sample_rate, fps=fps, n_frames=n, n_fit=None, cancel=cancel)
     onset = audio_features(track.samples, track.sr, fps=fps, n_frames=n)["onset"]
     _, plans = plan_painting(ckpt, emb, onset, ws.manifest.params["temporal"])
-    size = output_size(ws)
-    renderer = make_renderer(ckpt, ws.manifest, size=size, cancel=cancel)
     key = fingerprint({"audio": file_identity(audio_path), "checkpoint": info.name, "n": n,
                        "params": ws.stage_params(PaintStage())})
     spool = ChunkSpool(ws.layout.state_dir / "resume" / "paint-audio", key)

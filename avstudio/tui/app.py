@@ -72,11 +72,10 @@ class AvStudioApp(App[None]):
     def project_screen(self) -> ProjectScreen:
         return next(s for s in self.screen_stack if isinstance(s, ProjectScreen))
 
-    @work(thread=True, exclusive=True, group="device", exit_on_error=False)
-    def detect_device(self) -> None:
+    @work(exclusive=True, group="device", exit_on_error=False)
+    async def detect_device(self) -> None:
         """Ask torch (in a child process) which device runs will use; update the header."""
-        label = torch_device()
-        self.call_from_thread(self.set_device, label)
+        self.set_device(await torch_device())
 
     # -- actions ------------------------------------------------------------------------
     def action_help(self) -> None:
@@ -130,17 +129,15 @@ class AvStudioApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from binding_commands(screen, [screen.focused] if screen.focused else [])
         for b in self.BINDINGS:
-            yield SystemCommand(b.tooltip, f"key {b.key_display or b.key} · {b.description}",
-                                partial(self.run_action, b.action))
+            yield SystemCommand(command_title(b), f"key {b.key_display or b.key}", partial(self.run_action, b.action))
         yield from (c for c in super().get_system_commands(screen) if c.title not in ("Quit", "Keys"))
 
 
 def binding_commands(screen: Screen, widgets: list) -> Iterable[SystemCommand]:
     """A palette command for each binding of ``screen`` and ``widgets`` whose action applies now.
 
-    Keys and commands cannot drift apart: both come from the same ``Binding`` (its tooltip
-    is the command's title, its key and footer description the help), and ``check_action``
-    filters both.
+    Keys and commands cannot drift apart: both come from the same ``Binding`` (the footer
+    word and the tooltip make the title, the key the help), and ``check_action`` filters both.
     """
     for node in [*widgets, screen]:
         if node is None or not type(node).__module__.startswith("avstudio."):
@@ -153,5 +150,9 @@ def binding_commands(screen: Screen, widgets: list) -> Iterable[SystemCommand]:
             if node.check_action(name, ()) is not True:
                 continue
             key = b.key_display or b.key.split(",")[0]
-            yield SystemCommand(b.tooltip or b.description, f"key {key} · {b.description}",
-                                partial(node.run_action, action))
+            yield SystemCommand(command_title(b), f"key {key}", partial(node.run_action, action))
+
+
+def command_title(binding: Binding) -> str:
+    """``Force: Rerun the selected stage even if it is fresh`` (footer word, then what it does)."""
+    return f"{binding.description}: {binding.tooltip}" if binding.tooltip else binding.description

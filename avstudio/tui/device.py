@@ -7,10 +7,10 @@ a worker) to confirm it, e.g. that the installed torch build actually has CUDA.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
 
@@ -54,8 +54,10 @@ def quick_device() -> str:
     return "cpu"
 
 
-def torch_device(*, timeout: float = 60.0) -> str:
-    """The device torch will pick (``auto``), asked in a child process; blocking.
+async def torch_device(*, timeout: float = 60.0) -> str:
+    """The device torch will pick (``auto``), asked in a child process.
+
+    Async so the TUI can quit at once while torch is still importing (the child is killed).
 
     Returns
     -------
@@ -63,12 +65,25 @@ def torch_device(*, timeout: float = 60.0) -> str:
         e.g. ``cuda (NVIDIA H100 80GB HBM3)``, ``mps``, ``cpu``, or
         ``cpu (torch 2.4.0+cpu has no CUDA)`` when a GPU is present but torch cannot use it.
     """
-    guess = quick_device()
     try:
-        proc = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
-                              timeout=timeout, check=False)
-        info = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _PROBE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    except OSError:
+        return quick_device()
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except (asyncio.TimeoutError, asyncio.CancelledError):
+        proc.kill()
+        await proc.wait()
+        raise
+    return device_label(out.decode(errors="replace"), guess=quick_device())
+
+
+def device_label(probe_output: str, *, guess: str) -> str:
+    """The header's device label from the probe's JSON line (``guess`` if it has none)."""
+    try:
+        info = json.loads(probe_output.strip().splitlines()[-1])
+    except (ValueError, IndexError):
         return guess
     if info.get("cuda"):
         extra = f" ×{info['count']}" if info.get("count", 1) > 1 else ""

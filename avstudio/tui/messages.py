@@ -44,16 +44,13 @@ class StatusRefreshed(Message):
     Parameters
     ----------
     statuses : list of StageStatus
-    holder : dict or None
-        The lock holder (another process's run, or this one's), as ``read_holder`` returns it.
     error : str or None
         Why the status could not be computed (e.g. a manifest with a syntax error).
     """
 
-    def __init__(self, statuses: list[Any], holder: dict[str, Any] | None, *, error: str | None = None) -> None:
+    def __init__(self, statuses: list[Any], *, error: str | None = None) -> None:
         super().__init__()
         self.statuses = statuses
-        self.holder = holder
         self.error = error
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import os
 import time
@@ -18,10 +20,14 @@ REPO = Path(__file__).resolve().parents[2]
 FROZEN = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 
 
-@pytest.fixture
-def anyio_backend():
-    """Pilot tests are ``async`` (modules set ``pytestmark = pytest.mark.anyio``); run them on asyncio."""
-    return "asyncio"
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Run ``async def`` tests (Pilot) on a fresh asyncio loop; no async plugin needed."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    args = {name: pyfuncitem.funcargs[name] for name in inspect.signature(pyfuncitem.obj).parameters}
+    asyncio.run(pyfuncitem.obj(**args))
+    return True
 
 
 @pytest.fixture(scope="session")

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-
 import signal
 import subprocess
 import sys
 import time
 
+from avstudio.pipeline.eventlog import last_run_events
 from avstudio.pipeline.events import Progress
 from avstudio.workspace.lock import read_holder
 from avstudio.tui.screens.dialogs import ConfirmScreen
 from tests.tui.conftest import REPO, headless_env, make_app, states, tap, wait_for
-
-pytestmark = pytest.mark.anyio
 
 
 def start_headless(ws_dir, gate, *args: str) -> subprocess.Popen:
@@ -27,9 +24,10 @@ def start_headless(ws_dir, gate, *args: str) -> subprocess.Popen:
 
 
 def held_at_slow(ws_dir) -> bool:
+    """The headless run holds the lock and has reported chunk 2 of slow (then waits at the gate)."""
     holder = read_holder(ws_dir / ".avstudio" / "lock")
-    log = ws_dir / "logs" / "events.jsonl"
-    return bool(holder) and holder.get("stage") == "slow" and '"done": 2' in log.read_text()
+    events = last_run_events(ws_dir / "logs" / "events.jsonl")
+    return bool(holder) and any(isinstance(e, Progress) and e.stage == "slow" and e.done == 2 for e in events)
 
 
 async def test_open_tui_follows_a_headless_run_and_can_stop_it(ran_ws_dir, tmp_path):

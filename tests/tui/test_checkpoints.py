@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from avstudio.tui.screens.checkpoints import CheckpointsScreen
 from avstudio.tui.widgets.plot import LinePlot
 from avstudio.tui.widgets.halfblock import PreviewGrid
 from tests.tui.conftest import make_app, make_checkpoints, stub_previews, tap, text_of, wait_for
-
-pytestmark = pytest.mark.anyio
 
 
 async def _open_checkpoints(pilot, app) -> CheckpointsScreen:

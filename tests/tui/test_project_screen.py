@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import h5py
-import pytest
 
 from avstudio.pipeline.events import Progress, StageFinished
 from avstudio.tui.messages import PipelineEvent
 from avstudio.tui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
 from avstudio.tui.screens.stage_detail import StageDetailScreen
-from tests.tui.conftest import make_app, states, tap, wait_for
-
-pytestmark = pytest.mark.anyio
+from tests.tui.conftest import make_app, states, tap, text_of, wait_for
 
 
 def _idle(app) -> bool:
@@ -35,8 +32,8 @@ async def test_fresh_workspace_lists_missing_stages_and_allowed_keys(ws_dir):
         assert screen.check_action("cancel_run", ()) is False  # nothing runs: hidden
         assert screen.check_action("checkpoints", ()) is False  # sonify without checkpoints/
         titles = {c.title for c in app.get_system_commands(screen)}
-        assert "Run every stage that is not fresh" in titles
-        assert "Stop the running stage at its next chunk (asks first); earlier outputs stay" not in titles
+        assert "All: Run every stage that is not fresh" in titles
+        assert not any(t.startswith("Cancel:") for t in titles)
 
 
 async def test_run_all_makes_every_stage_fresh_and_logs_follow(ws_dir):
@@ -177,9 +174,8 @@ async def test_enter_opens_stage_detail_with_params_and_store_shapes(ran_ws_dir)
         await wait_for(pilot, lambda: detail.outputs is not None, what="store read")
         assert detail.stage == "slow"
         assert any(line.startswith("total  int64 (1,)") for line in detail.outputs)
-        params = detail.query_one("#detail-params").render()
-        assert "analysis.chunk" in str(params) or "analysis.chunk" in repr(app.ws.stage_params(app.ws.stages["slow"]))
-        assert app.ws.stage_params(app.ws.stages["slow"]) == {"analysis.chunk": 256}
+        assert text_of(detail.query_one("#detail-params").content).split() == ["analysis.chunk", "256"]
+        assert text_of(detail.query_one("#detail-state").content).split("\n")[:2] == ["state: ✓ fresh", "  up to date"]
         await tap(pilot, "escape")
         await wait_for(pilot, lambda: app.screen is screen, what="back on the project screen")
 

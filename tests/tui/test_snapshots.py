@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 import subprocess
 import sys
 
@@ -12,8 +10,6 @@ from textual.widgets import Footer
 from avstudio.tui.screens.checkpoints import CheckpointsScreen
 from avstudio.tui.screens.stage_detail import StageDetailScreen
 from tests.tui.conftest import REPO, freeze_times, make_app, make_checkpoints, stub_previews, tap, wait_for
-
-pytestmark = pytest.mark.anyio
 
 
 async def _ready(pilot) -> None:
@@ -51,7 +47,7 @@ def test_checkpoint_comparison_snapshot(ran_ws_dir, frozen_tz, monkeypatch, snap
         await wait_for(pilot, lambda: pilot.app.screen.preview_columns is not None)
         await pilot.pause()
 
-    assert snap_compare(make_app(ran_ws_dir), terminal_size=(100, 30), run_before=compare)
+    assert snap_compare(make_app(ran_ws_dir), terminal_size=(100, 50), run_before=compare)
 
 
 async def test_renders_at_80x24(ran_ws_dir):

@@ -107,3 +107,14 @@ def test_read_history_keeps_each_stages_latest_log_and_the_newest_run(tmp_path):
     w.write(StageFinished(run_id="r2", stage="b"))
     w.close()
     assert [e.kind for e in follower.poll()] == ["stage_finished"]  # follows from where it stopped
+
+
+def test_device_label_from_the_torch_probe():
+    from avstudio.tui.device import device_label
+
+    gpu = '{"torch": "2.4.0", "cuda": true, "count": 2, "name": "NVIDIA H100", "mps": false}'
+    assert device_label(gpu, guess="cpu") == "cuda (NVIDIA H100 ×2)"
+    cpu_build = '{"torch": "2.4.0+cpu", "cuda": false, "count": 0, "name": "", "mps": false}'
+    assert device_label(cpu_build, guess="cuda (NVIDIA H100)") == "cpu (torch 2.4.0+cpu has no CUDA)"
+    assert device_label(cpu_build, guess="cpu") == "cpu"
+    assert device_label("Traceback ...\nModuleNotFoundError: torch", guess="cuda") == "cuda"

@@ -128,6 +128,11 @@ def test_kept_chunks_are_never_overwritten(media):
     assert np.abs(levels - (np.arange(60) * 8) % 256).max() <= 2
 
 
+def test_first_chunks_ramp_up(media):
+    assert [len(c) for c in iter_frames(media["texture"], chunk=256)] == [32, 64, 4]
+    assert [len(c) for c in iter_frames(media["texture"], chunk=40)] == [32, 40, 28]
+
+
 def test_chunks_are_capped_in_bytes(media):
     frame_bytes = 48 * 64 * 3
     chunks = list(iter_frames(media["solid"], chunk=256, max_chunk_bytes=3 * frame_bytes + 5))

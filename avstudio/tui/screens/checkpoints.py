@@ -226,7 +226,7 @@ class CheckpointsScreen(Screen):
             )
         if selected in {i.name for i in self.infos}:
             table.move_cursor(row=table.get_row_index(selected))
-        status = f"{len(self.infos)} checkpoints · ★ best · ◆ used by paint · space marks"
+        status = f"{len(self.infos)} checkpoints · ★ best · ◆ used by paint · space marks · tab scrolls"
         if not self.infos:
             status = f"no checkpoints in {self.app.ws.layout.checkpoints} (run train first)"
         self._status(status)

@@ -29,6 +29,7 @@ from avstudio.tui.widgets.header import ProjectHeader
 from avstudio.tui.widgets.log_pane import LogPane
 from avstudio.tui.widgets.run_progress import RunProgress
 from avstudio.tui.widgets.stage_table import StageTable
+from avstudio.workspace.lock import describe, read_holder
 
 RUN_ACTIONS = ("run_stage", "force_stage", "downstream", "run_all")
 
@@ -131,8 +132,6 @@ class ProjectScreen(Screen):
     @work(thread=True, exclusive=True, group="status", exit_on_error=False)
     def refresh_status(self) -> None:
         """Recompute every stage's state (reads the manifest again if it changed on disk)."""
-        from avstudio.workspace.lock import read_holder
-
         ws = self.app.ws
         error = None
         try:
@@ -145,7 +144,7 @@ class ProjectScreen(Screen):
             error, statuses = exc.one_line(), None
         except OSError as exc:
             error, statuses = f"cannot read the workspace: {exc}", None
-        self.post_message(StatusRefreshed(statuses or [], read_holder(ws.layout.lock_file), error=error))
+        self.post_message(StatusRefreshed(statuses or [], error=error))
 
     @work(thread=True, exclusive=True, group="history", exit_on_error=False)
     def load_history(self) -> None:
@@ -174,15 +173,12 @@ class ProjectScreen(Screen):
             if self.running_stage:  # attached to a run before the table had rows
                 self.table.select_stage(self.running_stage)
             self.log_pane.show_stage(self.table.selected_stage)
-        self._set_holder(message.holder)
         self.refresh_bindings()
 
     def on_history_loaded(self, message: HistoryLoaded) -> None:
         self.history_loaded = True
         self.follower = message.follower
         self.log_pane.set_history(message.logs)
-        from avstudio.workspace.lock import read_holder
-
         holder = read_holder(self.app.ws.layout.lock_file)
         if other_process(holder) and message.last_run:
             # attaching to a run in progress: catch up with what it did so far
@@ -195,8 +191,6 @@ class ProjectScreen(Screen):
     # -- following a headless run ------------------------------------------------------
     def poll_lock_and_log(self) -> None:
         """Timer: who holds the lock, and what a headless run appended to the event log."""
-        from avstudio.workspace.lock import read_holder
-
         holder = read_holder(self.app.ws.layout.lock_file)
         was_headless = self.headless
         self._set_holder(holder)
@@ -225,8 +219,6 @@ class ProjectScreen(Screen):
         self.holder = holder
         self.headless = headless
         if headless:
-            from avstudio.workspace.lock import describe
-
             self.header.run = f"avstudio run: {describe(holder)}"
         elif self.own_run:
             self.header.run = "run from this TUI"
@@ -297,8 +289,6 @@ class ProjectScreen(Screen):
     # -- starting and stopping runs -------------------------------------------------------
     def start_run(self, targets: tuple[str, ...], *, force: bool = False, downstream: bool = False) -> None:
         """Start the runner in a thread worker (unless some run already holds the workspace)."""
-        from avstudio.workspace.lock import read_holder
-
         if self.busy:
             self.notify("a run is already in progress", severity="warning")
             return
@@ -391,8 +381,6 @@ class ProjectScreen(Screen):
         if self.own_run:
             what = f"the running stage ({self.running_stage})" if self.running_stage else "the run"
         else:
-            from avstudio.workspace.lock import describe
-
             what = f"the headless run ({describe(self.holder or {})})"
         self.app.push_screen(
             ConfirmScreen("Stop the run?", f"Stop {what} at its next chunk? The stage is marked "

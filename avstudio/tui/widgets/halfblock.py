@@ -83,7 +83,7 @@ def halfblock_lines(image: np.ndarray, *, cols: int, color: bool = True) -> list
 
 
 def preview_grid(columns: Mapping[str, np.ndarray], *, width: int, color: bool = True,
-                 gap: int = 1) -> Text:
+                 gap: int = 1, max_cols: int = 16) -> Text:
     """Side-by-side previews: one titled column per source, one block of rows per frame.
 
     Parameters
@@ -93,6 +93,8 @@ def preview_grid(columns: Mapping[str, np.ndarray], *, width: int, color: bool =
         number of rows (preview frames).
     width : int
         Cells available for the whole grid.
+    max_cols : int
+        Widest a single image gets (so a wide terminal does not fill with one frame).
 
     Returns
     -------
@@ -102,7 +104,7 @@ def preview_grid(columns: Mapping[str, np.ndarray], *, width: int, color: bool =
     if not names:
         return Text("(no preview frames)", style="dim")
     n = len(names)
-    cols = max((width - gap * (n - 1)) // n, 4)
+    cols = min(max((width - gap * (n - 1)) // n, 4), max_cols)
     out = Text(no_wrap=True, overflow="crop")
     for k, name in enumerate(names):
         out.append((" " * gap if k else "") + name[:cols].center(cols), style="bold")
