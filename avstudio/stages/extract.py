@@ -12,6 +12,44 @@ from avstudio.pipeline.fingerprint import file_identity
 from avstudio.pipeline.stage import Stage, StageContext
 
 
+class VisualMemo:
+    """Visual features computed while the frames are in memory, for ``features`` to reuse.
+
+    Reading every frame back from the store costs more than computing the
+    features, so ``extract`` computes them on the fly with the *current*
+    ``features.*`` params and stores them in ``/extract/visual_memo`` with
+    those params. ``features`` uses them only when its params still match,
+    and recomputes from the stored frames otherwise; both give identical
+    values. The memo is not part of extract's fingerprint.
+    """
+
+    def __init__(self, ctx: StageContext, *, source_size: tuple[int, int]) -> None:
+        from avstudio.stages.features import make_extractor
+
+        self.key = memo_key(ctx.ws)
+        self.extractor = make_extractor(ctx.ws, source_size)
+        self.parts: dict[str, list[np.ndarray]] = {}
+
+    def update(self, chunk: np.ndarray) -> None:
+        for key, arr in self.extractor.update(chunk).items():
+            self.parts.setdefault(key, []).append(arr)
+
+    def write(self, out: Any) -> None:
+        group = out.create_group("visual_memo")
+        group.attrs["key"] = self.key
+        for key, arrs in self.parts.items():
+            group.create_dataset(key, data=np.concatenate(arrs).astype(np.float32))
+
+
+def memo_key(ws: Any) -> str:
+    """What the visual features depend on besides the frames: the features stage's params and version."""
+    from avstudio.pipeline.fingerprint import canonical
+    from avstudio.stages.features import FeaturesStage
+
+    params = {k: v for k, v in ws.stage_params(FeaturesStage()).items() if k != "features.audio"}
+    return canonical({"version": FeaturesStage.VERSION, "params": params})
+
+
 class ExtractStage(Stage):
     """Frames (uint8 RGB at the analysis fps and size) and the mono audio track.
 
@@ -49,14 +87,17 @@ class ExtractStage(Stage):
         ctx.log(f"{path.name}: {info.width}x{info.height} @ {info.fps:.3f} fps, {info.duration:.2f} s -> {w}x{h} @ {fps:.3f} fps")
 
         frames = chunked_dataset(ctx.out, "frames", (h, w, 3), np.uint8, rows=16)
+        memo = VisualMemo(ctx, source_size=(info.width, info.height))
         n = 0
         for chunk in iter_frames(
             path, fps=None if fps_param == "source" else fps, size=(w, h),
             chunk=ctx.param("analysis.chunk"), cancel=ctx.cancel, on_warning=ctx.warn,
         ):
+            memo.update(chunk)
             append(frames, chunk)
             n += len(chunk)
             ctx.progress(n, max(expected, n))
+        memo.write(ctx.out)
         if n == 0:
             raise MediaError(f"no frames could be decoded from {path}", hint="check the file plays, or re-encode it")
         ctx.progress(n, n, force=True)

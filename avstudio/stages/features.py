@@ -7,6 +7,15 @@ import numpy as np
 from avstudio.pipeline.stage import Stage, StageContext
 
 
+def make_extractor(ws, source_size: tuple[int, int]):
+    """The visual feature extractor the manifest's ``[features]`` table describes."""
+    from avstudio.features.visual import VisualFeatureExtractor
+
+    return VisualFeatureExtractor(source_size=(int(source_size[0]), int(source_size[1])),
+                                  mass_range=tuple(ws.manifest.get("features.mass_range")),
+                                  flow_size=ws.manifest.get("features.flow_size"))
+
+
 class FeaturesStage(Stage):
     """The five visual features of the original project, plus frame-aligned audio features.
 
@@ -25,25 +34,19 @@ class FeaturesStage(Stage):
     description = "visual features per frame (colour, brightness, contrast, mass, motion)"
 
     def run(self, ctx: StageContext) -> None:
-        from avstudio.features.visual import VisualFeatureExtractor, nan_check
+        from avstudio.features.visual import nan_check
+        from avstudio.stages.extract import memo_key
 
-        chunk = ctx.param("analysis.chunk")
         with ctx.ws.store.read("extract") as ex:
-            frames = ex["frames"]
-            n = frames.shape[0]
+            n = ex["frames"].shape[0]
             fps = float(ex.attrs["fps"])
-            extractor = VisualFeatureExtractor(
-                source_size=(int(ex.attrs["source_width"]), int(ex.attrs["source_height"])),
-                mass_range=tuple(ctx.param("features.mass_range")),
-                flow_size=ctx.param("features.flow_size"),
-            )
-            parts: dict[str, list[np.ndarray]] = {}
-            for start in range(0, n, chunk):
-                values = extractor.update(frames[start:start + chunk])
-                for key, arr in values.items():
-                    parts.setdefault(key, []).append(arr)
-                ctx.progress(min(start + chunk, n), n)
-            visual = {k: np.concatenate(v).astype(np.float32) for k, v in parts.items()}
+            memo = ex.get("visual_memo")
+            if memo is not None and memo.attrs.get("key") == memo_key(ctx.ws):
+                ctx.log("visual features computed during extract (same params)")
+                visual = {k: memo[k][:] for k in memo}
+                ctx.progress(n, n, force=True)
+            else:
+                visual = self._from_frames(ctx, ex)
             nan_check(visual)
             for key, arr in visual.items():
                 ctx.out.create_dataset(key, data=arr)
@@ -59,3 +62,16 @@ class FeaturesStage(Stage):
                     group.create_dataset(key, data=arr.astype(np.float32))
         ctx.out.attrs.update(fps=fps, n_frames=n)
         ctx.log(f"brightness {visual['brightness'].mean():.1f} mean, motion {visual['motion'].mean():.2f} px/frame mean")
+
+    @staticmethod
+    def _from_frames(ctx: StageContext, ex) -> dict[str, np.ndarray]:
+        """Visual features from the frames in the store, chunk by chunk."""
+        frames = ex["frames"]
+        n, chunk = frames.shape[0], ctx.param("analysis.chunk")
+        extractor = make_extractor(ctx.ws, (ex.attrs["source_width"], ex.attrs["source_height"]))
+        parts: dict[str, list[np.ndarray]] = {}
+        for start in range(0, n, chunk):
+            for key, arr in extractor.update(frames[start:start + chunk]).items():
+                parts.setdefault(key, []).append(arr)
+            ctx.progress(min(start + chunk, n), n)
+        return {k: np.concatenate(v).astype(np.float32) for k, v in parts.items()}

@@ -134,3 +134,21 @@ def test_export_json_and_csv(make_ws, solid_clip):
     assert abs(f0["brightness"] - 124.1) < 1.0 and f0["mass"] == 0
     lines = to_csv(data, fps=30.0).splitlines()
     assert lines[0] == "frame,time,avg_r,avg_g,avg_b,mass,brightness,contrast,motion" and len(lines) == 91
+
+
+def test_features_memo_from_extract_equals_recomputing_from_stored_frames(make_ws, silent_video_clip):
+    """extract computes visual features on the fly for the current params; features reuses them only
+    while the params match, and otherwise recomputes from the frames in the store: same values."""
+    memo_ws = make_ws(silent_video_clip, features__flow_size=32)
+    _, events = run_all(memo_ws, "features")
+    assert any("computed during extract" in getattr(e, "message", "") for e in events)
+
+    fresh_ws = make_ws(silent_video_clip)
+    run_all(fresh_ws, "features")
+    Workspace(fresh_ws.root).manifest.set("features.flow_size", 32)
+    result, events = run_all(Workspace(fresh_ws.root), "features")
+    assert result.ran == ["features"]  # extract stays fresh: the memo is not part of its fingerprint
+    assert not any("computed during extract" in getattr(e, "message", "") for e in events)
+    with memo_ws.store.read("features") as a, fresh_ws.store.read("features") as b:
+        for key in ("avg_color", "brightness", "contrast", "mass", "motion"):
+            np.testing.assert_allclose(a[key][:], b[key][:], rtol=1e-6, atol=1e-5, err_msg=key)
