@@ -5,10 +5,7 @@ from __future__ import annotations
 import click
 
 from avstudio.cli.common import json_option, open_workspace, print_json, workspace_option
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+from avstudio.humanize import size
 
 
 @click.command()
@@ -35,7 +32,7 @@ def models(directory: str, as_json: bool) -> None:
             click.echo(f"{e['role']:<18} {e['spec']:<40} {e['note']}")
         elif e["found"]:
             dim = f"{e['dim']}-d" if e.get("dim") else ""
-            click.echo(f"{e['role']:<18} {e['spec']:<40} found  {_size(e['bytes']):>9} {dim:>7}  {e['path']}")
+            click.echo(f"{e['role']:<18} {e['spec']:<40} found  {size(e['bytes']):>9} {dim:>7}  {e['path']}")
         else:
             click.echo(f"{e['role']:<18} {e['spec']:<40} MISSING  {e['error']}")
     if not all(e["found"] for e in entries):

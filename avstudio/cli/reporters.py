@@ -8,14 +8,12 @@ from typing import Any
 
 import click
 
+from avstudio.humanize import rate
 from avstudio.pipeline.events import Event
 
 
-def _rate(rate: float | None, unit: str) -> str:
-    if not rate:
-        return ""
-    unit = "fps" if unit == "frames" else f"{unit}/s"
-    return f"{rate:,.0f} {unit}" if rate >= 100 else f"{rate:.1f} {unit}"
+def _rate(value: float | None, unit: str) -> str:
+    return rate(value, unit).replace("frames/s", "fps")
 
 
 class JsonReporter:

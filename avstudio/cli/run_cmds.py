@@ -8,9 +8,9 @@ import time
 import click
 
 from avstudio.cli.common import interactive, json_option, open_workspace, print_json, workspace_option
+from avstudio.humanize import STATE_ICON, clock, duration, size
 
 STATE_STYLE = {"fresh": "green", "stale": "yellow", "missing": "blue", "failed": "red", "running": "cyan"}
-STATE_ICON = {"fresh": "✓", "stale": "~", "missing": "○", "failed": "✗", "running": "▶"}
 
 
 def run_with_sigint(ws, targets, *, force, downstream, reporter, command=None):
@@ -65,20 +65,6 @@ def run(stages: tuple[str, ...], directory: str, force: bool, downstream: bool, 
     raise SystemExit(result.exit_code)
 
 
-def _ago(ts: float | None) -> str:
-    if not ts:
-        return ""
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return ""
-
-
 @click.command()
 @workspace_option
 @json_option
@@ -100,8 +86,7 @@ def status(directory: str, as_json: bool) -> None:
         for r in rows:
             style = STATE_STYLE[r.state]
             table.add_row(r.name, f"[{style}]{STATE_ICON[r.state]} {r.state}[/]", "\n".join(r.reasons),
-                          _ago(r.last_finished), f"{r.last_seconds:.1f} s" if r.last_seconds else "",
-                          _size(r.output_bytes) if r.output_bytes else "")
+                          clock(r.last_finished), duration(r.last_seconds), size(r.output_bytes))
         Console().print(table)
         return
     for r in rows:

@@ -487,9 +487,14 @@ def _check_encoder(name: str, config: Mapping[str, Any], role: str, expected: tu
         raise ModelError(
             f"checkpoint {name} was trained on {role} encoder '{have_name}' ({have_dim}-d) "
             f"but the manifest uses '{want_name}' ({want_dim}-d)",
-            hint=f"retrain with `avstudio run train`, or set the manifest's {role} encoder "
-            f"back to '{have_name}'",
+            hint=f"retrain with `avstudio run train`, or set encoders.{role} "
+            f"back to '{_manifest_spelling(have_name)}'",
         )
+
+
+def _manifest_spelling(encoder_name: Any) -> str:
+    """How ``encoders.*`` spells an encoder (the built-in ones record ``builtin-audio``/``-image``)."""
+    return "builtin" if str(encoder_name).startswith("builtin-") else str(encoder_name)
 
 
 def _check_shapes(name: str, config: Mapping[str, Any], state_dict: Mapping[str, np.ndarray]) -> None:

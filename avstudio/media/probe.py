@@ -62,6 +62,8 @@ def check_readable(path: str | os.PathLike[str]) -> Path:
         raise MediaError(f"file not found: {p}", hint="check the path; it is relative to the current folder")
     if p.is_dir():
         raise MediaError(f"is a folder, not a media file: {p}", hint=MEDIA_HINT)
+    if not p.is_file():  # a pipe or device could block a reader forever
+        raise MediaError(f"not a regular file: {p}", hint=MEDIA_HINT)
     if not os.access(p, os.R_OK):
         raise MediaError(f"file is not readable: {p}", hint=f"fix its permissions, e.g. chmod u+r {p}")
     return p.resolve()

@@ -58,7 +58,7 @@ class PaintStage(Stage):
     deps = ("features", "embed", "train")
     params = ("temporal.*", "render.backend", "render.width", "render.height", "render.crispness", "render.model",
               "render.ip_adapter", "render.ip_adapter_scale", "render.prompt", "render.negative_prompt",
-              "render.steps", "render.guidance", "render.scheduler", "render.cut_strength", "render.seed",
+              "render.steps", "render.guidance", "render.scheduler", "render.cut_strength", "render.seed", "render.dtype",
               "paint.*")
     description = "paint frames from the audio with the mapper"
 

@@ -102,7 +102,7 @@ def find_layout(directory: str | Path | None = None) -> Layout:
     root = Path(directory or ".").expanduser().resolve()
     if not root.is_dir():
         raise WorkspaceError(
-            f"no such directory: {root}", hint="pass an existing workspace with -C DIR"
+            f"no such directory: {root}", hint="pass an existing workspace directory (create one with `avstudio init`)"
         )
     layout = Layout(root)
     if not layout.manifest.is_file():

@@ -7,7 +7,7 @@ from rich.color import Color
 
 from avstudio.pipeline.eventlog import EventLogWriter
 from avstudio.pipeline.events import Log, Progress, RunFinished, RunStarted, StageFinished, StageStarted
-from avstudio.tui import format as fmt
+from avstudio import humanize as fmt
 from avstudio.tui.bridge import read_history
 from avstudio.tui.widgets.halfblock import fit, halfblock_lines, preview_grid
 from avstudio.tui.widgets.plot import Series, braille_plot

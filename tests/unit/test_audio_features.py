@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from avstudio.features.audio import AUDIO_FEATURE_NAMES, HOP, audio_features
 from tests.synthmedia import click_track, tone

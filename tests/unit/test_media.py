@@ -203,9 +203,12 @@ def test_text_file_named_mp4(tmp_path):
         read_audio(path)
 
 
-def test_folder_and_empty_file(tmp_path):
+def test_folder_empty_file_and_pipe(tmp_path):
     with pytest.raises(MediaError, match="folder"):
         probe(tmp_path)
+    os.mkfifo(tmp_path / "pipe.mp4")
+    with pytest.raises(MediaError, match="not a regular file"):
+        probe(tmp_path / "pipe.mp4")  # would block forever if opened
     (tmp_path / "empty.mp4").write_bytes(b"")
     with pytest.raises(MediaError, match="empty"):
         probe(tmp_path / "empty.mp4")

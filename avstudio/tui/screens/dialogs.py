@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Label, Static
 
-from avstudio.tui import format as fmt
+from avstudio import humanize as fmt
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -21,7 +21,7 @@ from textual.worker import Worker, WorkerState
 from avstudio.cancel import CancelToken
 from avstudio.errors import AvStudioError, LockError
 from avstudio.pipeline.events import Event, Log, Progress
-from avstudio.tui import format as fmt
+from avstudio import humanize as fmt
 from avstudio.tui.bridge import event_poster, interrupt_holder, other_process, read_history
 from avstudio.tui.messages import HistoryLoaded, PipelineEvent, StatusRefreshed
 from avstudio.tui.screens.dialogs import ConfirmScreen, ErrorScreen

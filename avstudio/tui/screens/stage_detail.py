@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
 from avstudio.errors import AvStudioError
-from avstudio.tui import format as fmt
+from avstudio import humanize as fmt
 from avstudio.tui.widgets.header import ProjectHeader
 
 

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
 
-from avstudio.tui import format as fmt
+from avstudio import humanize as fmt
 
 
 class RunProgress(Horizontal):

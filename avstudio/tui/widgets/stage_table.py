@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from avstudio.tui import format as fmt
+from avstudio import humanize as fmt
 
 COLUMNS = ("stage", "state", "why", "took", "last run", "output")
 

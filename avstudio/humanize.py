@@ -1,4 +1,4 @@
-"""Short human strings for the TUI: durations, sizes, times, progress lines. Pure functions."""
+"""Short human strings for both front-ends: durations, sizes, times, rates, state icons. Pure functions."""
 
 from __future__ import annotations
 
