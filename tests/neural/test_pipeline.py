@@ -433,7 +433,7 @@ def test_checkpoint_of_other_encoders_is_refused_in_one_line(trained, audio_swit
         dim = audio_switch.builtin_audio["builtin-audio"].shape[1]
         assert line == (f"[paint] failed: checkpoint {other[0]} was trained on audio encoder 'builtin-audio' ({dim}-d) "
                         f"but the manifest uses 'clap:{models.clap}' (16-d) (retrain with `avstudio run train`, "
-                        "or set the manifest's audio encoder back to 'builtin-audio')")
+                        "or set encoders.audio back to 'builtin')")
         assert "[assemble] skipped: upstream paint failed" in r.output
         np.testing.assert_array_equal(paint_frames(trained.root), before)  # the previous output is kept
     finally:
