@@ -23,7 +23,7 @@ from avstudio.errors import MediaError
 from avstudio.media.probe import open_input, stream_duration, stream_rate
 
 MAX_CHUNK_BYTES = 64 << 20
-"""Default cap on the size of one chunk: 256 frames of 320x240, 24 of 1280x720."""
+"""Default cap on the size of one chunk: 256 frames of 320x240, 16 of 1280x720."""
 
 _FIRST_CHUNK = 32
 """Length of the first chunk; later ones double up to ``chunk``."""
@@ -240,7 +240,11 @@ def _decode_chunks(path, *, fps, size, chunk, max_chunk_bytes, prefetch, put, st
             reformat_args["dst_color_range"] = 2
         reformatter = VideoReformatter()
         row_bytes = out_w * 3
-        chunk = max(1, min(chunk, max_chunk_bytes // (row_bytes * out_h)))
+        fit = max_chunk_bytes // (row_bytes * out_h)
+        if fit < chunk:
+            # Keep capped chunks a multiple of 16 frames when possible, so
+            # appends stay aligned with a store's 16-frame HDF5 chunks.
+            chunk = max(1, fit - fit % 16 if fit >= 16 else fit)
 
         pool = _BufferPool((chunk, out_h, out_w, 3), keep=prefetch + 3)
         buf = pool.get()
