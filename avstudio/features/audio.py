@@ -14,6 +14,7 @@ computation up to float rounding.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 
@@ -62,21 +63,33 @@ def audio_features(
         ``centroid`` : spectral centroid in Hz (0 for silence).
         Frames past the end of the audio, and silent audio, give 0, never NaN.
     """
+    return frame_features(hop_features(samples, sr, block_seconds=block_seconds), fps=fps, n_frames=n_frames)
+
+
+def hop_features(samples: np.ndarray, sr: int, *, block_seconds: float = BLOCK_SECONDS) -> dict[str, np.ndarray]:
+    """rms, onset and centroid on the hop grid [shape=(hops,), float32], plus ``sr`` and ``duration``.
+
+    ``samples`` may be any 1-D sliceable (an array, a memmap, an h5py dataset):
+    it is read block by block.
+    """
     if not hasattr(samples, "shape") or getattr(samples, "ndim", 1) != 1:
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-    out = {name: np.zeros(max(0, int(n_frames)), np.float32) for name in AUDIO_FEATURE_NAMES}
-    if n_frames <= 0 or len(samples) == 0:
-        return out
-    duration = len(samples) / sr
+    duration = len(samples) / sr if sr else 0.0
+    if len(samples) == 0:
+        return {"sr": sr, "duration": 0.0}
     if len(samples) < N_FFT:  # a full window is needed; zeros change no feature
         samples = np.pad(np.asarray(samples[:], np.float32), (0, N_FFT - len(samples)))
-    hops = _hop_features(samples, sr, block_seconds=block_seconds)
-    if not hops["rms"].any():  # silence
-        return out
+    return {**_hop_features(samples, sr, block_seconds=block_seconds), "sr": sr, "duration": duration}
 
-    t_hops = np.arange(len(hops["rms"])) * (HOP / sr)
+
+def frame_features(hops: dict[str, Any], *, fps: float, n_frames: int) -> dict[str, np.ndarray]:
+    """Hop-grid features sampled at each video frame's middle, ``(k + 0.5) / fps`` (zeros past the audio)."""
+    out = {name: np.zeros(max(0, int(n_frames)), np.float32) for name in AUDIO_FEATURE_NAMES}
+    if n_frames <= 0 or "rms" not in hops or not np.any(hops["rms"]):  # no audio, or silence
+        return out
+    t_hops = np.arange(len(hops["rms"])) * (HOP / hops["sr"])
     t_frames = (np.arange(n_frames) + 0.5) / fps
-    beyond = t_frames > duration
+    beyond = t_frames > hops["duration"]
     for name in AUDIO_FEATURE_NAMES:
         values = np.interp(t_frames, t_hops, hops[name])
         values[beyond] = 0.0

@@ -12,6 +12,57 @@ from avstudio.pipeline.fingerprint import file_identity
 from avstudio.pipeline.stage import Stage, StageContext
 
 
+class AudioHops:
+    """Decode the audio track into the store first, then compute its hop-grid features
+    (``avstudio.features.audio.hop_features``) in a worker thread while the frames decode.
+
+    The samples go through a temporary memmap so the worker reads them with
+    bounded memory; ``/extract/audio_hops`` holds rms, onset and centroid on
+    the hop grid, which ``features`` samples at the frame times.
+    """
+
+    def __init__(self, ctx: StageContext, path: Any, dataset: Any) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from avstudio.media.audio import iter_audio
+        from avstudio.workspace.store import append
+
+        self.sr = int(dataset.attrs["sample_rate"])
+        self._mmap_path = ctx.ws.layout.tmp_dir / "extract-audio.f32"
+        self._future: Any = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="audio-hops")
+        if not self.sr:
+            return
+        with open(self._mmap_path, "wb") as raw:
+            for block in iter_audio(path):
+                ctx.cancel.check()
+                append(dataset, block)
+                raw.write(np.ascontiguousarray(block, np.float32).tobytes())
+        if dataset.shape[0]:
+            from avstudio.features.audio import hop_features
+
+            samples = np.memmap(self._mmap_path, np.float32, "r")
+            self._future = self._pool.submit(hop_features, samples, self.sr)
+
+    def __enter__(self) -> "AudioHops":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._future = None
+        self._mmap_path.unlink(missing_ok=True)
+
+    def write(self, out: Any) -> None:
+        if self._future is None:
+            return
+        hops = self._future.result()
+        group = out.create_group("audio_hops")
+        group.attrs.update(sr=hops["sr"], duration=hops["duration"], key=memo_key(None))
+        for name in ("rms", "onset", "centroid"):
+            if name in hops:
+                group.create_dataset(name, data=hops[name])
+
+
 class VisualMemo:
     """Visual features computed while the frames are in memory, for ``features`` to reuse.
 
@@ -24,17 +75,38 @@ class VisualMemo:
     """
 
     def __init__(self, ctx: StageContext, *, source_size: tuple[int, int]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         from avstudio.stages.features import make_extractor
 
         self.key = memo_key(ctx.ws)
         self.extractor = make_extractor(ctx.ws, source_size)
         self.parts: dict[str, list[np.ndarray]] = {}
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="visual-memo")
+        self._pending: Any = None
 
-    def update(self, chunk: np.ndarray) -> None:
+    def __enter__(self) -> "VisualMemo":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, chunk: np.ndarray) -> None:
+        """Queue a chunk (chunks are processed in order; the flow carries across them)."""
+        self._wait()
+        self._pending = self._pool.submit(self._update, chunk)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+    def _update(self, chunk: np.ndarray) -> None:
         for key, arr in self.extractor.update(chunk).items():
             self.parts.setdefault(key, []).append(arr)
 
     def write(self, out: Any) -> None:
+        self._wait()
         group = out.create_group("visual_memo")
         group.attrs["key"] = self.key
         for key, arrs in self.parts.items():
@@ -42,11 +114,12 @@ class VisualMemo:
 
 
 def memo_key(ws: Any) -> str:
-    """What the visual features depend on besides the frames: the features stage's params and version."""
+    """What the features computed during extract depend on besides the media: the features stage's
+    version and (for the visual ones, ``ws`` given) its params."""
     from avstudio.pipeline.fingerprint import canonical
     from avstudio.stages.features import FeaturesStage
 
-    params = {k: v for k, v in ws.stage_params(FeaturesStage()).items() if k != "features.audio"}
+    params = {} if ws is None else {k: v for k, v in ws.stage_params(FeaturesStage()).items() if k != "features.audio"}
     return canonical({"version": FeaturesStage.VERSION, "params": params})
 
 
@@ -86,30 +159,26 @@ class ExtractStage(Stage):
         expected = info.n_frames if fps_param == "source" else round(info.duration * fps)
         ctx.log(f"{path.name}: {info.width}x{info.height} @ {info.fps:.3f} fps, {info.duration:.2f} s -> {w}x{h} @ {fps:.3f} fps")
 
-        frames = chunked_dataset(ctx.out, "frames", (h, w, 3), np.uint8, rows=16)
-        memo = VisualMemo(ctx, source_size=(info.width, info.height))
-        n = 0
-        for chunk in iter_frames(
-            path, fps=None if fps_param == "source" else fps, size=(w, h),
-            chunk=ctx.param("analysis.chunk"), cancel=ctx.cancel, on_warning=ctx.warn,
-        ):
-            memo.update(chunk)
-            append(frames, chunk)
-            n += len(chunk)
-            ctx.progress(n, max(expected, n))
-        memo.write(ctx.out)
-        if n == 0:
-            raise MediaError(f"no frames could be decoded from {path}", hint="check the file plays, or re-encode it")
-        ctx.progress(n, n, force=True)
-
         audio = chunked_dataset(ctx.out, "audio", (), np.float32, rows=65536, compression=None)
         channels = info.audio_channels if info.has_audio else 0
         sr = info.audio_rate if info.has_audio else 0
-        if info.has_audio:
-            for block in iter_audio(path):
-                ctx.cancel.check()
-                append(audio, block)
         audio.attrs.update(sample_rate=int(sr), channels=int(channels))
+        frames = chunked_dataset(ctx.out, "frames", (h, w, 3), np.uint8, rows=16)
+        n = 0
+        with AudioHops(ctx, path, audio) as hops, VisualMemo(ctx, source_size=(info.width, info.height)) as memo:
+            for chunk in iter_frames(
+                path, fps=None if fps_param == "source" else fps, size=(w, h),
+                chunk=ctx.param("analysis.chunk"), cancel=ctx.cancel, on_warning=ctx.warn,
+            ):
+                memo.submit(chunk)  # features in a worker thread while this one writes the chunk
+                append(frames, chunk)
+                n += len(chunk)
+                ctx.progress(n, max(expected, n))
+            if n == 0:
+                raise MediaError(f"no frames could be decoded from {path}", hint="check the file plays, or re-encode it")
+            ctx.progress(n, n, force=True)
+            memo.write(ctx.out)
+            hops.write(ctx.out)
 
         ctx.out.attrs.update(
             fps=float(fps), n_frames=int(n), duration=n / float(fps), width=int(w), height=int(h),

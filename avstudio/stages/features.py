@@ -53,10 +53,16 @@ class FeaturesStage(Stage):
             audio = ex["audio"]
             sr = int(audio.attrs["sample_rate"])
             if ctx.param("features.audio") and sr and audio.shape[0]:
-                from avstudio.features.audio import audio_features
+                from avstudio.features.audio import frame_features, hop_features
 
                 ctx.log("audio features (rms, onset, centroid)")
-                feats = audio_features(audio, sr, fps=fps, n_frames=n)  # read block by block
+                memo_hops = ex.get("audio_hops")
+                if memo_hops is not None and memo_hops.attrs.get("key") == memo_key(None):
+                    hops = {"sr": int(memo_hops.attrs["sr"]), "duration": float(memo_hops.attrs["duration"]),
+                            **{k: memo_hops[k][:] for k in memo_hops}}
+                else:
+                    hops = hop_features(audio, sr)  # read block by block
+                feats = frame_features(hops, fps=fps, n_frames=n)
                 group = ctx.out.create_group("audio")
                 for key, arr in feats.items():
                     group.create_dataset(key, data=arr.astype(np.float32))

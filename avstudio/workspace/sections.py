@@ -27,12 +27,12 @@ def _core_sections() -> list[Section]:
         }),
         Section("analysis", "How frames are sampled from the video.", {
             "fps": Field("float_or_source", "source", "Frames per second to analyse: \"source\" or a rate.", lo=1, hi=240),
-            "size": Field("int_or_source", 320, "Longest side in pixels of analysed frames (never upscales), or \"source\".", lo=16, hi=8192),
+            "size": Field("int_or_source", 160, "Longest side in pixels of analysed frames (never upscales), or \"source\". Features are per-frame statistics, so 160 keeps them while cutting work 4x over 320.", lo=16, hi=8192),
             "chunk": Field("int", 256, "Frames per chunk streamed from decoder to store (bounds memory).", lo=8, hi=4096),
         }),
         Section("features", "Per-frame visual and audio features.", {
             "mass_range": Field("pair", [0.0, 100.0], "Colour range [lo, hi] all three channels must lie in for a pixel to count as mass.", lo=0, hi=255),
-            "flow_size": Field("int", 96, "Longest side in pixels at which optical flow (motion) is computed.", lo=16, hi=4096),
+            "flow_size": Field("int", 48, "Longest side in pixels at which optical flow (motion) is computed.", lo=16, hi=4096),
             "audio": Field("bool", True, "Also compute audio features (RMS, onset, centroid) when the video has sound."),
         }),
         Section("output", "Files written to outputs/.", {

@@ -23,7 +23,7 @@ TEMPLATE_DEFAULTS: dict[str, dict[str, Any]] = {
         "project.template": "bad-apple",
         "analysis.fps": 15.0,
         "analysis.size": 96,
-        "features.flow_size": 48,
+        "features.flow_size": 32,
     },
 }
 

@@ -93,7 +93,7 @@ def test_not_a_workspace(runner, tmp_path):
 @pytest.mark.parametrize("edit, expect, allowed", [
     (lambda t: t.replace("[sonify]", "[sonify\n"), "not valid TOML", "line"),
     (lambda t: t.replace("sample_rate = 44100", "sample_rate = 1000"), "sonify.sample_rate", "8000"),
-    (lambda t: t.replace("flow_size = 96", "flow_size = \"big\""), "features.flow_size", "an integer in 16..4096"),
+    (lambda t: t.replace("flow_size = 48", "flow_size = \"big\""), "features.flow_size", "an integer in 16..4096"),
     (lambda t: t.replace("[features]", "[features]\nflow_sise = 3"), "unknown key features.flow_sise", "flow_size"),
     (lambda t: t + "\n[trian]\n", "unknown table [trian]", "sonify"),
     (lambda t: t.replace('scale = "pentatonic"', 'scale = "lydian"'), "sonify.scale", "minor_pentatonic"),

@@ -64,7 +64,7 @@ def test_second_run_does_nothing_and_param_change_is_explained(make_ws, solid_cl
 
     Workspace(ws.root).manifest.set("features.flow_size", 32)
     assert states(ws) == {"extract": "fresh", "features": "stale", "sonify": "stale", "assemble": "stale"}
-    assert reasons(ws)["features"] == ["params.features.flow_size changed (96 -> 32)"]
+    assert reasons(ws)["features"] == ["params.features.flow_size changed (48 -> 32)"]
 
 
 def test_force_and_targets(make_ws, solid_clip):
