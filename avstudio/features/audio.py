@@ -22,7 +22,7 @@ N_FFT = 2048
 HOP = 512
 N_MELS = 128
 TOP_DB = 80.0
-BLOCK_SECONDS = 60.0
+BLOCK_SECONDS = 15.0
 AUDIO_FEATURE_NAMES: tuple[str, ...] = ("rms", "onset", "centroid")
 
 # Hops of context on each side of a block: a window reaches N_FFT / 2 samples
@@ -150,7 +150,7 @@ def _spectra(y: np.ndarray, sr: int):
     """Magnitude spectrogram [shape=(bins, hops)] and log-mel power (dB, not floored) of a block."""
     from scipy import fft
 
-    mag = np.abs(fft.rfft(_frames(y) * _hann(), axis=1, workers=-1)).T
+    mag = np.abs(fft.rfft(_frames(y) * _hann(), axis=1, workers=1)).T
     mel = mel_filterbank(sr) @ (mag * mag)
     return mag, 10.0 * np.log10(np.maximum(mel, 1e-10))
 

@@ -12,12 +12,30 @@ from avstudio.pipeline.fingerprint import file_identity
 from avstudio.pipeline.stage import Stage, StageContext
 
 
+class Float32File:
+    """A raw float32 file read by slices, like a 1-D array, without mapping it into memory."""
+
+    ndim = 1
+
+    def __init__(self, path: Any) -> None:
+        self.path = path
+        self.shape = (path.stat().st_size // 4,)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        start, stop, _ = key.indices(len(self))
+        with open(self.path, "rb") as f:
+            return np.fromfile(f, np.float32, count=max(0, stop - start), offset=4 * start)
+
+
 class AudioHops:
     """Decode the audio track into the store first, then compute its hop-grid features
     (``avstudio.features.audio.hop_features``) in a worker thread while the frames decode.
 
-    The samples go through a temporary memmap so the worker reads them with
-    bounded memory; ``/extract/audio_hops`` holds rms, onset and centroid on
+    The samples go through a temporary raw file the worker reads block by
+    block (a memmap would keep every touched page resident); ``/extract/audio_hops`` holds rms, onset and centroid on
     the hop grid, which ``features`` samples at the frame times.
     """
 
@@ -41,8 +59,7 @@ class AudioHops:
         if dataset.shape[0]:
             from avstudio.features.audio import hop_features
 
-            samples = np.memmap(self._mmap_path, np.float32, "r")
-            self._future = self._pool.submit(hop_features, samples, self.sr)
+            self._future = self._pool.submit(hop_features, Float32File(self._mmap_path), self.sr)
 
     def __enter__(self) -> "AudioHops":
         return self
