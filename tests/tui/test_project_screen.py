@@ -50,7 +50,7 @@ async def test_run_all_makes_every_stage_fresh_and_logs_follow(ws_dir):
         # the cursor followed the run to its last stage, and the log pane shows that stage
         assert screen.table.selected_stage == "tail"
         assert screen.log_pane.stage == "tail"
-        assert f"total {sum(range(320))}" in screen.log_pane.shown_text()  # analysis.size = 320
+        assert f"total {sum(range(160))}" in screen.log_pane.shown_text()  # analysis.size = 160 (sonify default)
         await tap(pilot, "up")
         await wait_for(pilot, lambda: screen.log_pane.stage == "slow", what="log pane follows the cursor")
         assert "chunk 5/5" in screen.log_pane.shown_text()
