@@ -152,11 +152,6 @@ class Store:
                 f[path.stem] = h5py.ExternalLink(f"store/{path.name}", f"/{path.stem}")
         os.replace(tmp, self.layout.store)
 
-    def remove(self, stage: str) -> None:
-        """Delete the committed output of ``stage`` (used by ``run --force`` cleanup tests)."""
-        self.layout.stage_file(stage).unlink(missing_ok=True)
-        self.write_root()
-
 
 def chunked_dataset(group: Any, name: str, shape: tuple[int, ...], dtype: Any, *, rows: int = 64,
                     compression: str | None = "lzf", **attrs: Any) -> Any:
