@@ -80,3 +80,12 @@ def progress_line(stage: str, done: float, total: float | None, unit: str, speed
 def clip(text: str, width: int) -> str:
     """``text`` cut to ``width`` characters with an ellipsis."""
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def number(value: object, *, missing: str = "—") -> str:
+    """A table cell for a param or metric: floats to 4 significant digits, ``missing`` for None."""
+    if value is None:
+        return missing
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -7,30 +7,23 @@ from typing import Any
 import click
 
 from avstudio.cli.common import interactive
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+from avstudio.humanize import number
 
 
 def compare_rows(table: dict[str, Any]) -> list[tuple[str, list[str]]]:
     """``[(row label, [cell per checkpoint])]``: differing params, then metrics with the better one starred."""
     rows: list[tuple[str, list[str]]] = []
     for key, values in table["params"].items():
-        rows.append((f"param {key}", [_fmt(v) for v in values]))
+        rows.append((f"param {key}", [number(v, missing="-") for v in values]))
     baselines = []
     for metric, entry in table["metrics"].items():
         arrow = "↓" if entry.get("lower_is_better") else "↑"
         if metric.startswith(("mean_frame.", "nearest_neighbour.")):
-            baselines.append((f"baseline {metric} {arrow}", [_fmt(v) for v in entry["values"]]))
+            baselines.append((f"baseline {metric} {arrow}", [number(v, missing="-") for v in entry["values"]]))
         elif metric.startswith("mapper.") or metric == "best_val_loss":
             best = set(entry.get("best", []))
             label = metric.removeprefix("mapper.")
-            rows.append((f"{label} {arrow}", [_fmt(v) + (" *" if i in best else "") for i, v in enumerate(entry["values"])]))
+            rows.append((f"{label} {arrow}", [number(v, missing="-") + (" *" if i in best else "") for i, v in enumerate(entry["values"])]))
     return rows + baselines
 
 

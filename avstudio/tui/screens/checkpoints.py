@@ -7,6 +7,8 @@ run the mapper) and the PNG are made in thread workers.
 
 from __future__ import annotations
 
+from avstudio import humanize as fmt
+
 import datetime as _dt
 from typing import Any
 
@@ -55,14 +57,6 @@ def metric_key(metrics: dict[str, float], suffix: str) -> str | None:
     return (mapper or names or [None])[0]
 
 
-def _num(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def params_table(table: dict[str, Any]) -> Table | Text:
     """The parameters that differ between the compared checkpoints."""
     names = table["checkpoints"]
@@ -75,7 +69,7 @@ def params_table(table: dict[str, Any]) -> Table | Text:
     for name in names:
         out.add_column(escape(name), overflow="fold")
     for key, values in table["params"].items():
-        out.add_row(escape(key), *[escape(_num(v)) for v in values])
+        out.add_row(escape(key), *[escape(fmt.number(v)) for v in values])
     return out
 
 
@@ -95,9 +89,9 @@ def metrics_table(table: dict[str, Any]) -> Table | Text:
         cells = []
         for k, value in enumerate(row["values"]):
             if k in row["best"]:
-                cells.append(Text(f"▲ {_num(value)}", style="bold green"))
+                cells.append(Text(f"▲ {fmt.number(value)}", style="bold green"))
             else:
-                cells.append(Text(_num(value)))
+                cells.append(Text(fmt.number(value)))
         out.add_row(f"{escape(metric)} {arrow}", *cells)
     return out
 
@@ -218,9 +212,9 @@ class CheckpointsScreen(Screen):
                 "●" if info.name in self.marked else " ",
                 name,
                 model,
-                _num(train.get("lr")) if train.get("lr") is not None else "",
-                _num(info.metrics.get("best_val_loss")),
-                *[_num(info.metrics.get(key)) for _, key in metric_cols],
+                fmt.number(train.get("lr")) if train.get("lr") is not None else "",
+                fmt.number(info.metrics.get("best_val_loss")),
+                *[fmt.number(info.metrics.get(key)) for _, key in metric_cols],
                 created_label(info.created),
                 key=info.name,
             )
