@@ -7,8 +7,6 @@ run the mapper) and the PNG are made in thread workers.
 
 from __future__ import annotations
 
-from avstudio import humanize as fmt
-
 import datetime as _dt
 from typing import Any
 
@@ -22,6 +20,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
+from avstudio import humanize as fmt
 from avstudio.errors import AvStudioError
 from avstudio.tui.widgets.halfblock import PreviewGrid
 from avstudio.tui.widgets.header import ProjectHeader
