@@ -8,23 +8,27 @@ _CHUNK = 64  # frames summed per step for the mean
 _QUERY_CHUNK = 2048  # query rows per matrix product
 
 
-def mean_frame(train_frames: np.ndarray) -> np.ndarray:
+def mean_frame(train_frames: np.ndarray, *, stop: int | None = None) -> np.ndarray:
     """The per-pixel mean of the training frames, rounded.
 
     Parameters
     ----------
     train_frames : np.ndarray [shape=(m, h, w, 3), uint8]
+        Any sliceable: an h5py dataset is read ``_CHUNK`` frames at a time.
+    stop : int, optional
+        Average only ``train_frames[:stop]`` (the contiguous training block).
 
     Returns
     -------
     np.ndarray [shape=(h, w, 3), uint8]
     """
-    if len(train_frames) == 0:
+    n = len(train_frames) if stop is None else min(stop, len(train_frames))
+    if n == 0:
         raise ValueError("no training frames to average")
     total = np.zeros(train_frames.shape[1:], dtype=np.float64)
-    for lo in range(0, len(train_frames), _CHUNK):
-        total += train_frames[lo : lo + _CHUNK].sum(axis=0, dtype=np.float64)
-    return np.clip(np.rint(total / len(train_frames)), 0, 255).astype(np.uint8)
+    for lo in range(0, n, _CHUNK):
+        total += train_frames[lo : min(lo + _CHUNK, n)].sum(axis=0, dtype=np.float64)
+    return np.clip(np.rint(total / n), 0, 255).astype(np.uint8)
 
 
 def mean_frame_baseline(train_frames: np.ndarray, n: int) -> np.ndarray:

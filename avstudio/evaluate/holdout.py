@@ -52,7 +52,7 @@ def evaluate_holdout(ws: Any, data: dict[str, Any], result: Any, probe: np.ndarr
         "n_val": int, "preview": [frame indices]}``; image metrics are present
         when the image encoder can decode (built-in), embedding cosine always.
     """
-    from avstudio.evaluate.baselines import nearest_neighbour_baseline
+    from avstudio.evaluate.baselines import mean_frame, nearest_neighbour_baseline
     from avstudio.evaluate.metrics import embedding_cosine, image_metrics
     from avstudio.mapper.train import predict
     from avstudio.stages.train import apply_probe
@@ -83,24 +83,15 @@ def evaluate_holdout(ws: Any, data: dict[str, Any], result: Any, probe: np.ndarr
         frames = ex["frames"]
         true = frames[int(val_idx[0]):int(val_idx[-1]) + 1][val_idx - val_idx[0]]
         size = (true.shape[2], true.shape[1])
-        mean_frame = _mean_frame(frames, train_idx)
+        mean = mean_frame(frames, stop=len(train_idx))  # the training block is the prefix [0, n_train)
         nn_frames = np.stack([frames[int(k)] for k in nn])
     from avstudio.render.polarity import track_polarity
 
     polarity = track_polarity(apply_probe(probe, pred), **kw)
     painted = decode_predictions(decoder, pred, polarity, size=size, crispness=ws.manifest.get("render.crispness"))
-    baseline_mean = np.repeat(mean_frame[None], len(val_idx), axis=0)
+    baseline_mean = np.repeat(mean[None], len(val_idx), axis=0)
     for name, frames_ in (("mapper", painted), ("mean_frame", baseline_mean), ("nearest_neighbour", nn_frames)):
         out[name].update(image_metrics(frames_, true, **kw))
     log("held-out: " + ", ".join(f"{k} ssim {out[k].get('ssim', float('nan')):.3f}"
                                  for k in ("mapper", "mean_frame", "nearest_neighbour")))
     return out
-
-
-def _mean_frame(frames: Any, idx: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """Mean [shape=(h, w, 3), uint8] of ``frames[idx]`` (contiguous training block), chunked."""
-    lo, hi = int(idx.min()), int(idx.max()) + 1
-    acc = np.zeros(frames.shape[1:], np.float64)
-    for s in range(lo, hi, chunk):
-        acc += frames[s:min(s + chunk, hi)].sum(axis=0, dtype=np.float64)
-    return np.clip(acc / (hi - lo) + 0.5, 0, 255).astype(np.uint8)

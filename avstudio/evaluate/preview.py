@@ -42,7 +42,8 @@ def preview_frames(ws: Any, infos: list[Any]) -> tuple[list[int], dict[str, np.n
         ``"true"``, ``"mean frame"``, then one column per checkpoint name.
     """
     from avstudio.encoders.builtin_image import BuiltinImageEncoder
-    from avstudio.evaluate.holdout import _mean_frame, decode_predictions
+    from avstudio.evaluate.baselines import mean_frame
+    from avstudio.evaluate.holdout import decode_predictions
     from avstudio.mapper.checkpoint import load_checkpoint
     from avstudio.mapper.context import mapper_inputs
     from avstudio.mapper.model import MapperConfig
@@ -60,7 +61,7 @@ def preview_frames(ws: Any, infos: list[Any]) -> tuple[list[int], dict[str, np.n
         frames = ex["frames"]
         true = np.stack([frames[r] for r in rows])
         n_train = int(infos[0].config.get("n_train", rows[0]))
-        mean = _mean_frame(frames, np.arange(n_train))
+        mean = mean_frame(frames, stop=n_train)
     size = (true.shape[2], true.shape[1])
     columns: dict[str, np.ndarray] = {"true": true, "mean frame": np.repeat(mean[None], len(rows), axis=0)}
     for info in infos:
