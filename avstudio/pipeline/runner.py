@@ -106,7 +106,7 @@ def run(
                 result.skipped.append(name)
                 emit(StageSkipped(stage=name, reason=f"upstream {bad} failed"))
                 continue
-            status = {s.name: s for s in ws.status()}[name]
+            (status,) = ws.status(only=name)
             if status.state == "fresh" and name not in to_force:
                 result.skipped.append(name)
                 emit(StageSkipped(stage=name, reason="fresh"))

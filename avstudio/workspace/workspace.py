@@ -104,14 +104,16 @@ class Workspace:
         return memo[name]
 
     # -- status ----------------------------------------------------------------------
-    def status(self) -> list[StageStatus]:
-        """The state of every stage and why, in pipeline order."""
+    def status(self, only: str | None = None) -> list[StageStatus]:
+        """The state of every stage (or just ``only``) and why, in pipeline order."""
         state = load_state(self.layout.state_file)["stages"]
         holder = read_holder(self.layout.lock_file)
         running = holder.get("stage") if holder else None
         memo: dict[str, dict] = {}
         out = []
         for name, stage in self.stages.items():
+            if only is not None and name != only:
+                continue
             rec = state.get(name, {})
             last = rec.get("last_run") or {}
             st = StageStatus(
