@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from avstudio.cli.common import interactive
+from avstudio.evaluate.compare import BASELINE_PREFIXES
 from avstudio.humanize import number
 
 
@@ -17,12 +18,12 @@ def compare_rows(table: dict[str, Any]) -> list[tuple[str, list[str]]]:
         rows.append((f"param {key}", [number(v, missing="-") for v in values]))
     baselines = []
     for metric, entry in table["metrics"].items():
-        arrow = "↓" if entry.get("lower_is_better") else "↑"
-        if metric.startswith(("mean_frame.", "nearest_neighbour.")):
+        arrow = {True: "↓", False: "↑"}.get(entry.get("lower_is_better"), " ")
+        if metric.startswith(BASELINE_PREFIXES):
             baselines.append((f"baseline {metric} {arrow}", [number(v, missing="-") for v in entry["values"]]))
-        elif metric.startswith("mapper.") or metric == "best_val_loss":
+        elif metric.startswith("painter.") or metric in ("selection_loss", "best_val_loss"):
             best = set(entry.get("best", []))
-            label = metric.removeprefix("mapper.")
+            label = metric.removeprefix("painter.")
             rows.append((f"{label} {arrow}", [number(v, missing="-") + (" *" if i in best else "") for i, v in enumerate(entry["values"])]))
     return rows + baselines
 

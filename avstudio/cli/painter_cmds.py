@@ -8,7 +8,7 @@ import click
 
 from avstudio.cli.common import interactive, json_option, open_workspace, print_json, workspace_option
 
-KEY_METRICS = ("ssim", "iou", "mae", "polarity_accuracy", "brightness_corr", "embedding_cosine")
+KEY_METRICS = ("polarity_bacc", "brightness_r", "iou", "mae", "realism_kid", "change_ratio")
 
 
 @click.command()
@@ -19,18 +19,22 @@ KEY_METRICS = ("ssim", "iou", "mae", "polarity_accuracy", "brightness_corr", "em
 @click.option("--out", type=click.Path(dir_okay=False, path_type=str),
               help="Output video (default: outputs/painted-<audio name>.mp4).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Paint at most N frames (quick tests).")
+@click.option("--start", "start", type=click.Choice(["light", "dark"]),
+              help="Scene polarity of the first frame (default: that of the training video's first frame).")
 @json_option
 def paint(directory: str, audio: str, checkpoint: str | None, out: str | None, max_frames: int | None,
-          as_json: bool) -> None:
-    """Paint a new video for any audio file with a trained mapper.
+          start: str | None, as_json: bool) -> None:
+    """Paint a new video for any audio file with a trained painter.
 
     The video has the workspace's analysis frame rate and the length of the
-    audio (or N frames with --max-frames), with the audio muxed in.
+    audio (or N frames with --max-frames), with the audio muxed in with its own
+    channels (stereo stays stereo). Scenes switch where the new song's sections
+    change; --out is checked before anything is painted.
     """
     from avstudio.cancel import CancelToken
     from avstudio.cli.reporters import make_reporter
+    from avstudio.painter.song import paint_song
     from avstudio.workspace.lock import WorkspaceLock
-    from avstudio.stages.paint import paint_audio_file
 
     ws = open_workspace(directory)
     target = Path(out) if out else ws.layout.outputs / f"painted-{Path(audio).stem}.mp4"
@@ -38,13 +42,15 @@ def paint(directory: str, audio: str, checkpoint: str | None, out: str | None, m
     lock = WorkspaceLock(ws.layout.lock_file)
     lock.acquire()
     try:
-        result = paint_audio_file(ws, Path(audio), checkpoint=checkpoint, out=target, max_frames=max_frames,
-                                  on_event=reporter, cancel=CancelToken())
+        result = paint_song(ws, Path(audio), checkpoint=checkpoint, out=target, max_frames=max_frames,
+                            initial_polarity={"light": 1, "dark": -1}.get(start or ""), on_event=reporter,
+                            cancel=CancelToken())
     finally:
         reporter.close()
         lock.release()
     if not as_json:
-        click.echo(f"wrote {result['out']} ({result['frames']} frames, {result['duration']:.3f} s) "
+        click.echo(f"wrote {result['out']} ({result['frames']} frames, {result['duration']:.3f} s, "
+                   f"{result['polarity_switches']} scene switches, {result['channels']}-channel audio) "
                    f"with checkpoint {result['checkpoint']}")
 
 
@@ -57,8 +63,11 @@ def _metric_cell(info, metric: str, who: str = "mapper") -> str:
 @workspace_option
 @json_option
 def checkpoints(directory: str, as_json: bool) -> None:
-    """List mapper checkpoints with their key params and held-out metrics."""
-    from avstudio.mapper.checkpoint import list_checkpoints
+    """List painter checkpoints: key params, validation loss (* = best, what "best" paints),
+    test-block scores from the evaluate stage, and the full table with baselines for the
+    checkpoint that paint uses."""
+    from avstudio.evaluate.holdout import evaluation_table
+    from avstudio.mapper.checkpoint import EVALUATION_FILE, list_checkpoints
 
     ws = open_workspace(directory)
     infos = list_checkpoints(ws.layout.checkpoints)
@@ -69,23 +78,26 @@ def checkpoints(directory: str, as_json: bool) -> None:
         click.echo(f"no checkpoints yet in {ws.layout.checkpoints} (run `avstudio run train -C {directory}`)")
         return
     chosen = ws.manifest.get("paint.checkpoint")
-    header = f"{'name':<28} {'best':<4} {'hidden':>6} {'depth':>5} {'val loss':>9} " + " ".join(f"{m[:8]:>8}" for m in KEY_METRICS[:4])
-    click.echo(header)
+    click.echo(f"{'name':<30} {'best':<4} {'hidden':>6} {'val loss':>9} " + " ".join(f"{m[:9]:>9}" for m in KEY_METRICS))
+    used = None
     for i in infos:
         if getattr(i, "broken", None):
-            click.echo(f"{i.name:<28} broken: {i.broken}")
+            click.echo(f"{i.name:<30} broken: {i.broken}")
             continue
-        mapper = i.config.get("mapper", {})
-        val = i.metrics.get("best_val_loss", float("nan"))
-        mark = "*" if i.best else ""
-        name = i.name + (" (paint)" if i.name == chosen else "")
-        click.echo(f"{name:<28} {mark:<4} {mapper.get('hidden', ''):>6} {mapper.get('depth', ''):>5} {val:>9.4f} "
-                   + " ".join(f"{_metric_cell(i, m):>8}" for m in KEY_METRICS[:4]))
-    first = infos[0]
-    if "mean_frame.ssim" in first.metrics:
-        base = "   ".join(f"{who.replace('_', ' ')}: " + ", ".join(f"{m} {_metric_cell(first, m, who)}" for m in KEY_METRICS[:4])
-                           for who in ("mean_frame", "nearest_neighbour"))
-        click.echo(f"baselines on {first.name}'s held-out block: {base}")
+        if used is None and (i.name == chosen or (chosen == "best" and i.best) or chosen == "latest"):
+            used = i
+        val = i.metrics.get("selection_loss", float("nan"))
+        name = i.name + (" (paint)" if used is i else "")
+        click.echo(f"{name:<30} {'*' if i.best else '':<4} {i.config.get('mapper', {}).get('hidden', ''):>6} {val:>9.4f} "
+                   + " ".join(f"{_metric_cell(i, m, 'painter'):>9}" for m in KEY_METRICS))
+    if used is None or not (used.path / EVALUATION_FILE).is_file():
+        click.echo("test-block scores appear after `avstudio run evaluate`")
+        return
+    import json
+
+    report = json.loads((used.path / EVALUATION_FILE).read_text())
+    for line in evaluation_table(report):
+        click.echo(line)
 
 
 @click.command()
@@ -97,7 +109,7 @@ def checkpoints(directory: str, as_json: bool) -> None:
 def compare(names: tuple[str, ...], directory: str, out: str | None, as_json: bool) -> None:
     """Compare checkpoints: params that differ, metrics (best marked), and a contact-sheet PNG.
 
-    The PNG has the same held-out timestamps as rows and true frame | mean-frame
+    The PNG has the same test-block timestamps as rows and true frame | mean-frame
     baseline | each checkpoint as columns, above the loss curves.
     """
     from avstudio.errors import ModelError

@@ -31,7 +31,8 @@ def _demo_video(template: str) -> Path:
     from avstudio.errors import MediaError
     from avstudio.resources import data_dir
 
-    name = {"sonify": "bigbuckbunny_320x180.mp4", "bad-apple": "metal_madness_20s_160x120.mp4"}[template]
+    name = {"sonify": "bigbuckbunny_320x180.mp4", "bad-apple": "sectoid_shadowplay_36s_160x120.mp4",
+            "song": "metal_madness_20s_160x120.mp4"}[template]
     path = data_dir("examples") / name
     if not path.is_file():
         raise MediaError(f"bundled example {name} is missing from {path.parent}", hint="reinstall avstudio")
@@ -44,7 +45,12 @@ def _demo_video(template: str) -> Path:
               help="Which demo pipeline to run.")
 @click.option("--json", "as_json", is_flag=True, help="Print run events as JSON lines.")
 def demo(directory: str, template: str, as_json: bool) -> None:
-    """Make a workspace in DIR from the bundled example clip, run it, print the outputs."""
+    """Make a workspace in DIR from the bundled example clip, run it, print the outputs.
+
+    bad-apple: trains a painter on a 36 s shadow-play clip, paints it, scores it on the
+    test block (outputs/evaluation.png), then paints a video for a song it never heard
+    (another bundled Sectoid clip's soundtrack).
+    """
     from avstudio.cli.reporters import make_reporter
     from avstudio.cli.run_cmds import run_with_sigint
     from avstudio.workspace.create import create_workspace
@@ -58,6 +64,21 @@ def demo(directory: str, template: str, as_json: bool) -> None:
     result = run_with_sigint(ws, (), force=False, downstream=False, reporter=reporter)
     if result.exit_code:
         raise SystemExit(result.exit_code)
+    if template == "bad-apple":
+        from avstudio.cancel import CancelToken
+        from avstudio.painter.song import paint_song
+
+        song = _demo_video("song")
+        out = ws.layout.outputs / f"painted-{song.stem}.mp4"
+        if not out.exists():
+            reporter = make_reporter(as_json=as_json, interactive=interactive())
+            try:
+                painted = paint_song(ws, song, checkpoint=None, out=out, max_frames=None, initial_polarity=None,
+                                     on_event=reporter, cancel=CancelToken())
+            finally:
+                reporter.close()
+            click.echo(f"painted a song it never heard: {painted['out']} ({painted['duration']:.1f} s, "
+                       f"{painted['polarity_switches']} scene switches)")
     click.echo("outputs:")
     for path in sorted(ws.layout.outputs.glob("*")):
         click.echo(f"  {path}")

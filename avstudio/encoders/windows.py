@@ -13,6 +13,7 @@ Windows are produced in chunks of frames so that memory stays bounded by
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -173,3 +174,36 @@ def encode_track(
     if not parts:
         return np.zeros((0, 0), dtype=np.float32)
     return np.concatenate(parts, axis=0)
+
+
+def embed_audio(enc: Any, samples: np.ndarray, sr: int, *, fps: float, n_frames: int, n_fit: int | None,
+                cancel: Any, progress: Any = None) -> np.ndarray:
+    """Audio embeddings of every frame (windows centred on frame times).
+
+    Parameters
+    ----------
+    samples : np.ndarray [shape=(m,), float32]
+        Mono audio at ``sr`` (already at ``enc.sample_rate``).
+    n_fit : int or None
+        Fit the encoder's standardisation on the first ``n_fit`` frames (built-in
+        encoder); None to use an already fitted encoder (painting new audio).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames, d), float32]
+    """
+    if hasattr(enc, "encode_track"):
+        return np.asarray(enc.encode_track(samples, sr, fps=fps, n_frames=n_frames, cancel=cancel), np.float32)
+    raw = []
+    done = 0
+    for _, windows in iter_windows(samples, sr, fps=fps, n_frames=n_frames, window_seconds=enc.window_seconds):
+        cancel.check()
+        raw.append(enc.encode_audio(windows, sr))
+        done += len(windows)
+        if progress:
+            progress(done)
+    emb = np.concatenate(raw).astype(np.float32)
+    if n_fit is not None and hasattr(enc, "fit"):
+        enc.fit(emb[:n_fit])
+        emb = enc.standardise(emb) if hasattr(enc, "standardise") else emb
+    return emb

@@ -8,7 +8,8 @@ _CHUNK = 64  # frames summed per step for the mean
 _QUERY_CHUNK = 2048  # query rows per matrix product
 
 
-def mean_frame(train_frames: np.ndarray, *, stop: int | None = None) -> np.ndarray:
+def mean_frame(train_frames: np.ndarray, *, stop: int | None = None,
+               indices: np.ndarray | None = None) -> np.ndarray:
     """The per-pixel mean of the training frames, rounded.
 
     Parameters
@@ -17,18 +18,23 @@ def mean_frame(train_frames: np.ndarray, *, stop: int | None = None) -> np.ndarr
         Any sliceable: an h5py dataset is read ``_CHUNK`` frames at a time.
     stop : int, optional
         Average only ``train_frames[:stop]`` (the contiguous training block).
+    indices : np.ndarray [shape=(k,), int], optional
+        Average only these frames (increasing; e.g. the training frames of one polarity).
 
     Returns
     -------
     np.ndarray [shape=(h, w, 3), uint8]
     """
-    n = len(train_frames) if stop is None else min(stop, len(train_frames))
-    if n == 0:
+    if indices is None:
+        indices = np.arange(len(train_frames) if stop is None else min(stop, len(train_frames)))
+    indices = np.asarray(indices, np.int64)
+    if len(indices) == 0:
         raise ValueError("no training frames to average")
     total = np.zeros(train_frames.shape[1:], dtype=np.float64)
-    for lo in range(0, n, _CHUNK):
-        total += train_frames[lo : min(lo + _CHUNK, n)].sum(axis=0, dtype=np.float64)
-    return np.clip(np.rint(total / n), 0, 255).astype(np.uint8)
+    for lo in range(0, len(indices), _CHUNK):
+        block = indices[lo : lo + _CHUNK]
+        total += train_frames[int(block[0]) : int(block[-1]) + 1][block - block[0]].sum(axis=0, dtype=np.float64)
+    return np.clip(np.rint(total / len(indices)), 0, 255).astype(np.uint8)
 
 
 def mean_frame_baseline(train_frames: np.ndarray, n: int) -> np.ndarray:

@@ -10,12 +10,15 @@ import json
 import math
 from typing import Any
 
+from avstudio.evaluate.holdout import BASELINES
 from avstudio.evaluate.metrics import better, metric_direction
 from avstudio.mapper.checkpoint import flatten_dotted
 
+BASELINE_PREFIXES = tuple(f"{b}." for b in BASELINES)  # the same test block for every checkpoint: not ranked
 _NOT_PARAMS = frozenset({"name", "created", "best", "best_epoch", "format"})
 _METRIC_ORDER = (
-    "mae", "ssim", "iou", "brightness_corr", "polarity_accuracy", "embedding_cosine", "best_val_loss",
+    "polarity_bacc", "brightness_r", "iou", "mae", "crispness", "crispness_error", "realism_kid", "change_r",
+    "change_ratio", "change_ratio_error", "flicker", "flicker_error", "selection_loss", "best_val_loss",
 )  # by their last dotted part, then the rest by name
 
 
@@ -74,7 +77,7 @@ def compare_table(infos: list) -> dict[str, Any]:
         present = [v for v in values if v is not None and not math.isnan(v)]
         direction = metric_direction(name)
         best: list[int] = []
-        if len(present) > 1 and direction is not None:
+        if len(present) > 1 and direction is not None and not name.startswith(BASELINE_PREFIXES):
             top = present[0]
             for v in present[1:]:
                 if better(name, v, top):

@@ -1,9 +1,18 @@
-"""Evaluation of a trained mapper on the held-out block against two baselines, in one run.
+"""The test-block evaluation of a painter, next to baselines measured the same way.
 
-Painted frames are the mapper's predictions decoded by the built-in renderer
-(per-frame, with scene polarity), compared with the true frames of the
-held-out block; the baselines are the mean training frame and nearest-neighbour
-retrieval (the training frame whose audio embedding is closest).
+The painter paints the test block (the last ``train.test_fraction`` of the
+video, never trained on, never used to choose anything) with the full temporal
+logic, at the output size, starting from the scene polarity of the last frame
+before the block, exactly as ``paint`` would. Every candidate is scored by
+:func:`avstudio.evaluate.report.score_table` on the frames with audible music
+and, separately, on silent stretches:
+
+* ``painter`` - what the painter paints;
+* ``mean_frame`` - the mean training frame;
+* ``majority_frame`` - the mean training frame of the majority polarity;
+* ``all_black``, ``all_white``;
+* ``audio_nn`` - the training frame whose sound is nearest (audio nearest neighbour);
+* ``polarity_oracle`` - the mean training frame of each test frame's *true* polarity.
 """
 
 from __future__ import annotations
@@ -12,86 +21,177 @@ from typing import Any, Callable
 
 import numpy as np
 
-PREVIEW_ROWS = 6
+from avstudio.cancel import NEVER, CancelToken
+
+AUDIBLE_RMS = 10 ** (-45 / 20)
+"""A frame is "music" when its audio RMS is above -45 dBFS."""
+PREVIEW_ROWS = 8
+BASELINES = ("mean_frame", "majority_frame", "all_black", "all_white", "audio_nn", "polarity_oracle")
 
 
-def preview_indices(val_idx: np.ndarray, rows: int = PREVIEW_ROWS) -> np.ndarray:
-    """Evenly spaced held-out frames used as contact-sheet rows."""
-    if len(val_idx) == 0:
-        return np.zeros(0, int)
-    pick = np.linspace(0, len(val_idx) - 1, min(rows, len(val_idx))).round().astype(int)
-    return np.asarray(val_idx)[pick]
+def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    width, height = size
+    if frames.shape[1:3] == (height, width):
+        return frames
+    flag = cv2.INTER_AREA if frames.shape[2] > width else cv2.INTER_CUBIC
+    return np.stack([cv2.resize(f, (width, height), interpolation=flag) for f in frames])
 
 
-def decode_predictions(decoder: Any, pred: np.ndarray, polarity: np.ndarray, *, size: tuple[int, int],
-                       crispness: float) -> np.ndarray:
-    """Frames [shape=(n, h, w, 3), uint8] of predicted codes, each painted as a cut.
+def preview_rows(n: int, rows: int = PREVIEW_ROWS) -> np.ndarray:
+    """Evenly spaced positions [shape=(k,), int] in a block of ``n`` frames (contact-sheet rows)."""
+    return np.linspace(0, n - 1, min(rows, n)).round().astype(int) if n else np.zeros(0, int)
+
+
+def paint_test_block(painter: Any, *, frames: Any, audio_emb: np.ndarray, onset: np.ndarray, brightness: np.ndarray,
+                     temporal: dict[str, Any], render: dict[str, Any], size: tuple[int, int],
+                     base_dir: str | None = None, cancel: CancelToken = NEVER,
+                     log: Callable[[str], None] = lambda m: None) -> tuple[list[Any], np.ndarray]:
+    """The painter's plans and frames [shape=(n_test, h, w, 3), uint8] for its test block, painted as
+    ``paint`` does, starting from the true polarity of the last frame before the block."""
+    lo, hi = painter.split.test
+    known = painter.split.known_before("test")
+    initial = (1 if brightness[known] >= 128.0 else -1) if known >= 0 else None
+    plans = painter.plan(audio_emb, onset, temporal=temporal, backend=render["backend"], start=lo, stop=hi,
+                         initial_polarity=initial)
+    renderer = painter.renderer(render, size=size, frames=frames, base_dir=base_dir, cancel=cancel)
+    log(f"painting the test block: frames {lo}..{hi - 1} ({(hi - lo) / painter.fps:.1f} s) with {renderer.name}")
+    return plans, painter.render_all(plans, renderer, start=lo, cancel=cancel)
+
+
+def evaluate_painter(painter: Any, *, frames: Any, audio_emb: np.ndarray, onset: np.ndarray, brightness: np.ndarray,
+                     rms: np.ndarray | None, temporal: dict[str, Any], render: dict[str, Any], size: tuple[int, int],
+                     base_dir: str | None = None, cancel: CancelToken = NEVER,
+                     log: Callable[[str], None] = lambda m: None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Paint the test block and score it against the baselines.
 
     Parameters
     ----------
-    pred : np.ndarray [shape=(n, d), float32]
-    polarity : np.ndarray [shape=(n,), int8]
-        Scene polarity per frame, tracked with hysteresis over the whole sequence.
-    """
-    from avstudio.render.base import FramePlan
-    from avstudio.render.builtin import BuiltinRenderer
-
-    renderer = BuiltinRenderer(decoder, size=size, crispness=crispness)
-    plans = [FramePlan(embedding=e, cut=True, strength=1.0, polarity=int(p)) for e, p in zip(pred, polarity)]
-    return renderer.render(plans, None, start=0)
-
-
-def evaluate_holdout(ws: Any, data: dict[str, Any], result: Any, probe: np.ndarray,
-                     log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
-    """Metrics of the mapper and both baselines on the held-out block.
+    painter : Painter
+    frames : sliceable [shape=(n, h, w, 3), uint8]
+        The video's true frames (the store's ``extract/frames``).
+    audio_emb : np.ndarray [shape=(n, d), float32]
+    onset, brightness : np.ndarray [shape=(n,), float]
+        Per-frame onset strength and true mean brightness.
+    rms : np.ndarray [shape=(n,), float] or None
+        Per-frame audio RMS (None: no sound, every frame is silent).
+    temporal, render : dict
+        The manifest's ``[temporal]`` and ``[render]`` tables.
+    size : (int, int)
+        Output ``(width, height)``.
 
     Returns
     -------
-    dict
-        ``{"mapper": {...}, "mean_frame": {...}, "nearest_neighbour": {...},
-        "n_val": int, "preview": [frame indices]}``; image metrics are present
-        when the image encoder can decode (built-in), embedding cosine always.
+    report : dict
+        ``{"block": [lo, hi], "render": ..., "subsets": score_table(...), "preview": [frame indices]}``.
+    preview : dict of str to np.ndarray [shape=(rows, h, w, 3), uint8]
+        ``true``, ``mean frame``, ``painted`` at the preview rows.
     """
     from avstudio.evaluate.baselines import mean_frame, nearest_neighbour_baseline
-    from avstudio.evaluate.metrics import embedding_cosine, image_metrics
-    from avstudio.mapper.train import predict
-    from avstudio.stages.train import apply_probe
+    from avstudio.evaluate.report import ImageSpace, score_table
+    from avstudio.mapper.context import mapper_inputs
 
-    train_idx, val_idx = np.asarray(result.train_idx), np.asarray(result.val_idx)
-    if len(val_idx) == 0:
-        return {"n_val": 0}
-    a, i = data["inputs"], data["image"]["emb"]
-    pred = predict(result.state_dict, result.mapper_config, a[val_idx])
-    nn = nearest_neighbour_baseline(a[train_idx], train_idx, a[val_idx])  # video frame indices
-    mean_code = i[train_idx].mean(axis=0, keepdims=True).repeat(len(val_idx), axis=0)
-    out: dict[str, Any] = {
-        "n_val": int(len(val_idx)),
-        "preview": preview_indices(val_idx).tolist(),
-        "mapper": {"embedding_cosine": float(embedding_cosine(pred, i[val_idx]))},
-        "mean_frame": {"embedding_cosine": float(embedding_cosine(mean_code, i[val_idx]))},
-        "nearest_neighbour": {"embedding_cosine": float(embedding_cosine(i[nn], i[val_idx]))},
+    split = painter.split
+    lo, hi = split.test
+    train = split.indices("train")
+    truth_polarity = np.where(np.asarray(brightness) >= 128.0, 1, -1).astype(np.int8)
+    plans, painted = paint_test_block(painter, frames=frames, audio_emb=audio_emb, onset=onset, brightness=brightness,
+                                      temporal=temporal, render=render, size=size, base_dir=base_dir, cancel=cancel,
+                                      log=log)
+    truth = _resize(np.asarray(frames[lo:hi]), size)
+
+    width, height = size
+    mean = _resize(mean_frame(frames, indices=train)[None], size)[0]
+    light = train[truth_polarity[train] > 0]
+    dark = train[truth_polarity[train] < 0]
+    by_polarity = {1: _resize(mean_frame(frames, indices=light)[None], size)[0] if len(light) else mean,
+                   -1: _resize(mean_frame(frames, indices=dark)[None], size)[0] if len(dark) else mean}
+    majority = 1 if len(light) >= len(dark) else -1
+    n = hi - lo
+    inputs = mapper_inputs(painter.config, audio_emb)
+    nn = nearest_neighbour_baseline(inputs[train], train, inputs[lo:hi])
+    order = np.argsort(nn)
+    nn_frames = np.empty((n, height, width, 3), np.uint8)
+    for k, idx in zip(order, nn[order]):
+        nn_frames[k] = _resize(np.asarray(frames[int(idx)])[None], size)[0]
+    constant = lambda frame: np.broadcast_to(frame, (n, height, width, 3))  # noqa: E731 - a view, no copies
+    oracle = np.stack([by_polarity[int(p)] for p in truth_polarity[lo:hi]])
+    candidates = {
+        "painter": painted,
+        "mean_frame": constant(mean),
+        "majority_frame": constant(by_polarity[majority]),
+        "all_black": constant(np.zeros((height, width, 3), np.uint8)),
+        "all_white": constant(np.full((height, width, 3), 255, np.uint8)),
+        "audio_nn": nn_frames,
+        "polarity_oracle": oracle,
     }
-    if data["image"]["name"] != "builtin-image":
-        log("image metrics skipped: the image encoder cannot decode frames without the GPU renderer")
-        return out
-    from avstudio.encoders.builtin_image import BuiltinImageEncoder
+    music = np.zeros(n, bool) if rms is None else np.asarray(rms[lo:hi]) > AUDIBLE_RMS
+    if not music.any():
+        log("the test block has no audible music: scores are on silent frames only")
+    space = ImageSpace.fit(_TrainFrames(frames, train, size))
+    subsets = score_table(candidates, truth, space=space, masks={"music": music, "silent": ~music})
+    rows = preview_rows(n)
+    report = {"block": [int(lo), int(hi)], "fps": painter.fps, "checkpoint": painter.name,
+              "render": {k: render[k] for k in ("backend", "crispness")}, "size": list(size),
+              "subsets": subsets, "preview": [int(lo + r) for r in rows],
+              "cuts": int(sum(p.cut for p in plans)),
+              "polarity_switches": int(np.count_nonzero(np.diff([p.polarity for p in plans])))}
+    preview = {"true": truth[rows], "mean frame": np.repeat(mean[None], len(rows), axis=0), "painted": painted[rows]}
+    return report, preview
 
-    decoder = BuiltinImageEncoder.from_state(data["image"]["state"], data["image"]["config"])
-    temporal = ws.manifest.params["temporal"]
-    kw = {"light_above": temporal["light_above"], "dark_below": temporal["dark_below"]}
-    with ws.store.read("extract") as ex:
-        frames = ex["frames"]
-        true = frames[int(val_idx[0]):int(val_idx[-1]) + 1][val_idx - val_idx[0]]
-        size = (true.shape[2], true.shape[1])
-        mean = mean_frame(frames, stop=len(train_idx))  # the training block is the prefix [0, n_train)
-        nn_frames = np.stack([frames[int(k)] for k in nn])
-    from avstudio.render.polarity import track_polarity
 
-    polarity = track_polarity(apply_probe(probe, pred), **kw)
-    painted = decode_predictions(decoder, pred, polarity, size=size, crispness=ws.manifest.get("render.crispness"))
-    baseline_mean = np.repeat(mean[None], len(val_idx), axis=0)
-    for name, frames_ in (("mapper", painted), ("mean_frame", baseline_mean), ("nearest_neighbour", nn_frames)):
-        out[name].update(image_metrics(frames_, true, **kw))
-    log("held-out: " + ", ".join(f"{k} ssim {out[k].get('ssim', float('nan')):.3f}"
-                                 for k in ("mapper", "mean_frame", "nearest_neighbour")))
-    return out
+class _TrainFrames:
+    """The training block's frames at the output size, sliceable like an array (for ImageSpace.fit)."""
+
+    def __init__(self, frames: Any, indices: np.ndarray, size: tuple[int, int]) -> None:
+        self.frames, self.indices, self.size = frames, indices, size
+        self.shape = (len(indices), size[1], size[0], 3)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        idx = self.indices[key]
+        if not len(idx):
+            return np.zeros((0, *self.shape[1:]), np.uint8)
+        return _resize(np.asarray(self.frames[int(idx[0]):int(idx[-1]) + 1])[idx - idx[0]], self.size)
+
+
+def summary_line(report: dict[str, Any], subset: str = "music") -> str:
+    """One log line: the painter's scores next to the best trivial baseline's."""
+    rows = report["subsets"].get(subset, {}).get("rows", {})
+    if "painter" not in rows:
+        return f"no {subset} frames in the test block"
+    p = rows["painter"]
+    return (f"test block ({subset}, {report['subsets'][subset]['n_frames']} frames): polarity {p['polarity_bacc']:.2f}, "
+            f"brightness r {p['brightness_r']:.2f}, IoU {p['iou']:.3f}, MAE {p['mae']:.1f}, crispness "
+            f"{p['crispness']:.2f} (truth {p['truth_crispness']:.2f}), realism KID {p['realism_kid']:.3f} "
+            f"(mean frame {rows['mean_frame']['realism_kid']:.3f}), change {p['change_ratio']:.2f}x truth")
+
+
+def evaluation_table(report: dict[str, Any]) -> list[str]:
+    """The report as text lines: one table per subset (music, silent), a row per candidate,
+    a column per metric, ``*`` on the best value of each metric (never a blended score)."""
+    from avstudio.evaluate.report import METRICS
+
+    lines = []
+    for subset, entry in report["subsets"].items():
+        rows = entry.get("rows", {})
+        lo, hi = report["block"]
+        lines.append(f"\ntest block {lo / report['fps']:.1f}-{hi / report['fps']:.1f} s, {subset} frames: "
+                     f"{entry['n_frames']}" + ("" if rows else " (too few to score)"))
+        if not rows:
+            continue
+        arrows = {"higher": "↑", "lower": "↓", "truth": "≈truth", "one": "≈1"}
+        lines.append(f"{'':<16}" + "".join(f"{name:>14}" for name in METRICS))
+        lines.append(f"{'':<16}" + "".join(f"{arrows[better]:>14}" for _, better in METRICS.values()))
+        for who in sorted(rows, key=lambda w: (("painter",) + BASELINES).index(w) if w in BASELINES + ("painter",) else 99):
+            values = rows[who]
+            cells = [f"{values[m]:.3f}" + ("*" if who in entry["best"].get(m, []) else " ") for m in METRICS]
+            lines.append(f"{who:<16}" + "".join(f"{c:>14}" for c in cells))
+        painter = rows.get("painter", {})
+        lines.append(f"{'truth':<16}" + "".join(
+            f"{painter.get('truth_' + m, float('nan')) if m in ('crispness', 'flicker') else float('nan'):>13.3f} "
+            if m in ("crispness", "flicker") else f"{'':>14}" for m in METRICS))
+    return lines

@@ -19,10 +19,10 @@ _SSIM_C1 = (0.01 * 255) ** 2
 _SSIM_C2 = (0.03 * 255) ** 2
 _SSIM_WINDOW, _SSIM_SIGMA = 11, 1.5
 
-LOWER_IS_BETTER = frozenset({"mae", "mse", "loss", "train_loss", "val_loss", "best_val_loss"})
+LOWER_IS_BETTER = frozenset({"mae", "mse", "loss", "train_loss", "val_loss", "best_val_loss", "kid", "error"})
 """Metric names (or ``_``/``.``-suffixes of names) where a smaller value is better."""
 HIGHER_IS_BETTER = frozenset(
-    {"ssim", "iou", "brightness_corr", "polarity_accuracy", "embedding_cosine", "cosine"}
+    {"ssim", "iou", "brightness_corr", "polarity_accuracy", "embedding_cosine", "cosine", "bacc", "r"}
 )
 """Metric names (or ``_``/``.``-suffixes of names) where a larger value is better."""
 

@@ -1,4 +1,9 @@
-"""Preview frames and the comparison PNG for ``avstudio compare`` and the TUI."""
+"""Preview frames and the comparison PNG for ``avstudio compare`` and the TUI.
+
+Every checkpoint paints its test block through the one inference path
+(:func:`avstudio.evaluate.holdout.paint_test_block`), exactly as the evaluate
+stage does; rows are the evaluate stage's preview timestamps.
+"""
 
 from __future__ import annotations
 
@@ -10,72 +15,46 @@ import numpy as np
 from avstudio.errors import ModelError
 
 
-def evaluation(info: Any) -> dict[str, Any]:
-    """The nested held-out evaluation of a checkpoint (``metrics.json``; JSON only)."""
-    import json
-
-    try:
-        return json.loads((Path(info.path) / "metrics.json").read_text()).get("final", {})
-    except (OSError, ValueError):
-        return {}
-
-
-def _store_audio_embeddings(ws: Any, name: str) -> np.ndarray:
-    from avstudio.stages.embed import group_key
-
-    with ws.store.read("embed") as g:
-        key = group_key(name)
-        if key not in g["audio"]:
-            raise ModelError(f"the store has no audio embeddings of {name!r} to preview this checkpoint with",
-                             hint=f"set encoders.audio to the checkpoint's encoder and run `avstudio run embed`")
-        return g["audio"][key]["embeddings"][:]
-
-
 def preview_frames(ws: Any, infos: list[Any]) -> tuple[list[int], dict[str, np.ndarray]]:
-    """Held-out frames painted by each checkpoint next to the truth and the mean-frame baseline.
+    """Test-block frames painted by each checkpoint next to the truth and the mean-frame baseline.
 
     Returns
     -------
     rows : list of int
-        Frame indices (the first checkpoint's held-out preview rows).
+        Frame indices (evenly spaced over the first checkpoint's test block).
     columns : dict of str to np.ndarray [shape=(rows, h, w, 3), uint8]
         ``"true"``, ``"mean frame"``, then one column per checkpoint name.
     """
-    from avstudio.encoders.builtin_image import BuiltinImageEncoder
     from avstudio.evaluate.baselines import mean_frame
-    from avstudio.evaluate.holdout import decode_predictions
-    from avstudio.mapper.checkpoint import load_checkpoint
-    from avstudio.mapper.context import mapper_inputs
-    from avstudio.mapper.model import MapperConfig
-    from avstudio.mapper.train import predict
-    from avstudio.render.painter import checkpoint_state
-    from avstudio.render.polarity import track_polarity
-    from avstudio.stages.train import apply_probe
+    from avstudio.evaluate.holdout import _resize, paint_test_block, preview_rows
+    from avstudio.painter.bundle import Painter
+    from avstudio.painter.data import audio_embeddings, onsets, output_size
 
-    rows = list(evaluation(infos[0]).get("preview", []))
-    if not rows:
-        raise ModelError(f"checkpoint {infos[0].name} has no held-out preview rows", hint="retrain with val_fraction > 0")
-    temporal = ws.manifest.params.get("temporal", {})
-    kw = {"light_above": temporal.get("light_above", 175.0), "dark_below": temporal.get("dark_below", 80.0)}
+    painters = [Painter.load(info.path) for info in infos]
+    first = painters[0]
+    lo, hi = first.split.test
+    rows = [lo + int(r) for r in preview_rows(hi - lo)]
+    size = output_size(ws)
+    with ws.store.read("features") as fg:
+        brightness = fg["brightness"][:]
     with ws.store.read("extract") as ex:
         frames = ex["frames"]
-        true = np.stack([frames[r] for r in rows])
-        n_train = int(infos[0].config.get("n_train", rows[0]))
-        mean = mean_frame(frames, stop=n_train)
-    size = (true.shape[2], true.shape[1])
-    columns: dict[str, np.ndarray] = {"true": true, "mean frame": np.repeat(mean[None], len(rows), axis=0)}
-    for info in infos:
-        ckpt = load_checkpoint(info.path)
-        image = ckpt.config["encoders"]["image"]
-        if image["name"] != "builtin-image":
-            raise ModelError(f"checkpoint {info.name} uses {image['name']}; previews need the built-in image encoder",
-                             hint="compare metrics only (avstudio checkpoints), or paint with the sd15 renderer")
-        emb = mapper_inputs(ckpt.config, _store_audio_embeddings(ws, ckpt.config["encoders"]["audio"]["name"]))
-        pred = predict(ckpt.state_dict, MapperConfig.from_dict(ckpt.config["mapper"]), emb)
-        polarity = track_polarity(apply_probe(ckpt.extras["brightness_probe"], pred), **kw)
-        decoder = BuiltinImageEncoder.from_state(checkpoint_state(ckpt, "image"), image["config"])
-        columns[info.name] = decode_predictions(decoder, pred[rows], polarity[rows], size=size,
-                                                crispness=ws.manifest.get("render.crispness"))
+        if len(frames) != first.split.n:
+            raise ModelError(f"checkpoint {first.name} was trained on {first.split.n} frames, the store has "
+                             f"{len(frames)}", hint="retrain with `avstudio run train`")
+        true = _resize(np.stack([frames[r] for r in rows]), size)
+        mean = _resize(mean_frame(frames, indices=first.split.indices("train"))[None], size)[0]
+        columns: dict[str, np.ndarray] = {"true": true, "mean frame": np.repeat(mean[None], len(rows), axis=0)}
+        for painter in painters:
+            if painter.split.test != first.split.test:
+                raise ModelError(f"checkpoints {first.name} and {painter.name} have different test blocks",
+                                 hint="compare checkpoints trained with the same train.val_fraction / test_fraction")
+            emb = audio_embeddings(ws, painter.encoder("audio")["name"])
+            _, painted = paint_test_block(painter, frames=frames, audio_emb=emb, onset=onsets(ws, len(emb)),
+                                          brightness=brightness, temporal=ws.manifest.params["temporal"],
+                                          render=ws.manifest.params["render"], size=size,
+                                          base_dir=str(ws.manifest.path.parent))
+            columns[painter.name] = painted[[r - lo for r in rows]]
     return rows, columns
 
 
@@ -89,7 +68,7 @@ def short_labels(names: list[str]) -> list[str]:
 
 
 def write_comparison(ws: Any, infos: list[Any], out: Path) -> Path:
-    """Contact sheet (rows = held-out timestamps) stacked over the loss curves, as one PNG."""
+    """Contact sheet (rows = test-block timestamps) stacked over the loss curves, as one PNG."""
     from avstudio.evaluate.sheet import compose, contact_sheet, loss_plot, write_png
 
     rows, columns = preview_frames(ws, infos)

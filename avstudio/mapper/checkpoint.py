@@ -39,7 +39,8 @@ CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
 METRICS_FILE = "metrics.json"
 EXTRAS_FILE = "extras.safetensors"
-FORMAT = 1
+FORMAT = 2
+"""Folder format (2: the painter bundle of :mod:`avstudio.painter.bundle`); other formats list as broken."""
 _RETRAIN = "delete the folder and rerun `avstudio run train`"
 
 
@@ -312,6 +313,25 @@ def set_best(root: str | os.PathLike, name: str, *, best: bool = True) -> None:
     os.replace(tmp, path)
 
 
+def mark_best(root: str | os.PathLike, *, data_fingerprint: str) -> str | None:
+    """Mark exactly one checkpoint best: the lowest ``selection_loss`` among those trained on
+    ``data_fingerprint`` (the current data); every other checkpoint is unmarked.
+
+    Returns
+    -------
+    str or None
+        The best checkpoint's name (None when none was trained on that data).
+    """
+    infos = [i for i in list_checkpoints(root) if i.config]  # broken but readable folders get unmarked too
+    same = [i for i in infos if i.broken is None and i.config.get("data_fingerprint") == data_fingerprint
+            and isinstance(i.config.get("selection_loss"), (int, float))]
+    best = min(same, key=lambda i: (i.config["selection_loss"], i.name)).name if same else None
+    for info in infos:
+        if info.best != (info.name == best):
+            set_best(root, info.name, best=info.name == best)
+    return best
+
+
 # --------------------------------------------------------------------------- listing
 
 
@@ -366,6 +386,34 @@ def _metrics_summary(metrics: Mapping[str, Any]) -> tuple[dict[str, float], list
     return summary, history
 
 
+EVALUATION_FILE = "evaluation.json"
+TARGET_METRICS = {"crispness": "truth_crispness", "flicker": "truth_flicker"}
+"""Metrics scored by closeness to the truth's own value (reported as ``<name>_error``)."""
+
+
+def evaluation_summary(path: str | os.PathLike, subset: str = "music") -> dict[str, float]:
+    """The evaluate stage's test-block scores of a checkpoint, flattened: ``painter.iou``,
+    ``mean_frame.mae``... plus ``<metric>_error`` for metrics where closer to the truth is
+    better (``crispness``, ``flicker``; ``change_ratio_error`` = |log ratio|). Empty before
+    an evaluation."""
+    try:
+        data = json.loads((Path(path) / EVALUATION_FILE).read_text())
+        rows = data["subsets"][subset]["rows"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    out: dict[str, float] = {}
+    for who, values in rows.items():
+        for key, value in values.items():
+            if not isinstance(value, (int, float)) or key.startswith("truth_"):
+                continue
+            out[f"{who}.{key}"] = float(value)
+            if key in TARGET_METRICS and isinstance(values.get(TARGET_METRICS[key]), (int, float)):
+                out[f"{who}.{key}_error"] = abs(float(value) - float(values[TARGET_METRICS[key]]))
+            if key == "change_ratio" and value > 0:
+                out[f"{who}.change_ratio_error"] = abs(math.log(float(value)))
+    return out
+
+
 def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     """Describe one checkpoint folder from its JSON files (never raises for a bad folder)."""
     path = Path(path)
@@ -381,6 +429,8 @@ def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     )
     if not (path / MODEL_FILE).is_file():
         info.broken = "model.safetensors is missing"
+    elif config.get("format", 1) != FORMAT:
+        info.broken = f"bundle format {config.get('format', 1)}, this avstudio reads {FORMAT}: retrain"
     try:
         metrics = json.loads((path / METRICS_FILE).read_text())
         if isinstance(metrics, Mapping):
@@ -388,6 +438,9 @@ def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
             info.metrics, info.history = _metrics_summary(metrics)
     except (OSError, ValueError):
         pass  # metrics are informative; a checkpoint without them still loads
+    info.metrics.update(evaluation_summary(path))
+    if isinstance(config.get("selection_loss"), (int, float)):
+        info.metrics["selection_loss"] = float(config["selection_loss"])
     return info
 
 
@@ -429,14 +482,16 @@ def _available(infos: list[CheckpointInfo]) -> str:
 
 
 def pick_checkpoint(root: str | os.PathLike, requested: str) -> CheckpointInfo:
-    """Resolve ``"best"`` (newest marked best), ``"latest"`` (newest) or a name.
+    """Resolve ``"best"`` (the one marked best), ``"latest"`` (newest), a name, or a unique
+    part of a name (``20261130-0102`` or the last digits).
 
     Broken folders are never picked by ``"best"`` / ``"latest"``.
 
     Raises
     ------
     ModelError
-        If nothing matches; the hint lists the available names.
+        If nothing matches (the hint lists the available names) or a part of a
+        name matches several (the message lists them).
     """
     infos = list_checkpoints(root)
     usable = [i for i in infos if i.broken is None]
@@ -453,6 +508,14 @@ def pick_checkpoint(root: str | os.PathLike, requested: str) -> CheckpointInfo:
     for info in infos:
         if info.name == requested:
             return info
+    matches = [i for i in infos if requested and requested in i.name]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise ModelError(
+            f"checkpoint name '{requested}' is ambiguous: it matches {', '.join(i.name for i in matches)}",
+            hint="give more of the name",
+        )
     raise ModelError(
         f"no checkpoint named '{requested}' in {root}",
         hint=f"available: {_available(infos)}; or use 'best' or 'latest'",

@@ -67,24 +67,28 @@ class FieldSpec(NamedTuple):
 FIELDS: dict[str, FieldSpec] = {
     "epochs": FieldSpec(int, 200, Range(1), "passes over the training frames"),
     "lr": FieldSpec(float, 1e-3, Range(0, low_open=True), "AdamW learning rate"),
-    "weight_decay": FieldSpec(float, 1e-4, Range(0), "AdamW weight decay"),
+    "weight_decay": FieldSpec(float, 1e-2, Range(0), "AdamW weight decay"),
     "batch_size": FieldSpec(int, 64, Range(1), "frames per optimiser step"),
     "val_fraction": FieldSpec(
-        float, 0.15, Range(0, 1, True, True), "last fraction of the video held out for validation"
+        float, 0.15, Range(0, 1, True, True),
+        "fraction of the video, just before the test block, for validation (early stopping, model choice)"
+    ),
+    "test_fraction": FieldSpec(
+        float, 0.15, Range(0, 1, True, True), "last fraction of the video, never trained on: the evaluate stage's report"
     ),
     "gap_frames": FieldSpec(
         int, None, Range(0),
-        "frames dropped between train and validation (default: audio window length in frames)",
+        "frames dropped before validation and before test (default: audio window length in frames)",
     ),
     "cos_weight": FieldSpec(float, 1.0, Range(0), "weight of the (1 - cosine) loss term"),
     "mse_weight": FieldSpec(float, 1.0, Range(0), "weight of the MSE term (gets the length right)"),
     "seed": FieldSpec(int, 0, Range(0), "random seed for weights, dropout and shuffling"),
     "patience": FieldSpec(
-        int, None, Range(1), "stop after this many epochs without a better validation loss (default: never)"
+        int, 20, Range(1), "stop after this many epochs without a better validation loss (early stopping)"
     ),
-    "hidden": FieldSpec(int, 512, Range(1), "width of the mapper's hidden layers"),
+    "hidden": FieldSpec(int, 256, Range(1), "width of the mapper's hidden layers"),
     "depth": FieldSpec(int, 2, Range(1), "number of hidden layers"),
-    "dropout": FieldSpec(float, 0.1, Range(0, 1, False, True), "dropout probability in hidden layers"),
+    "dropout": FieldSpec(float, 0.2, Range(0, 1, False, True), "dropout probability in hidden layers"),
 }
 """Every ``[train]`` key with its type, default, allowed range and one-line doc."""
 
@@ -127,17 +131,18 @@ class TrainConfig:
 
     epochs: int = 200
     lr: float = 1e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = 1e-2
     batch_size: int = 64
     val_fraction: float = 0.15
+    test_fraction: float = 0.15
     gap_frames: int | None = None
     cos_weight: float = 1.0
     mse_weight: float = 1.0
     seed: int = 0
-    patience: int | None = None
-    hidden: int = 512
+    patience: int | None = 20
+    hidden: int = 256
     depth: int = 2
-    dropout: float = 0.1
+    dropout: float = 0.2
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -358,6 +363,7 @@ def train_mapper(
     config: TrainConfig | None = None,
     mapper: MapperConfig | None = None,
     window_frames: int = 0,
+    split: tuple[np.ndarray, np.ndarray] | None = None,
     on_epoch: Callable[[int, int, float, float], None] | None = None,
     cancel: CancelToken = NEVER,
 ) -> TrainResult:
@@ -382,6 +388,10 @@ def train_mapper(
     window_frames : int
         Audio window length in frames; the train/validation gap when
         ``config.gap_frames`` is None (see :func:`window_gap`).
+    split : (train_idx, val_idx), optional
+        Frame indices to train and validate on (e.g. from
+        :func:`avstudio.painter.split.split_blocks`); default
+        :func:`split_contiguous` with ``config.val_fraction``.
     on_epoch : callable, optional
         Called as ``on_epoch(epoch, n_epochs, train_loss, val_loss)`` after each
         epoch (``epoch`` is 1-based).
@@ -412,7 +422,10 @@ def train_mapper(
             f"{audio_emb.shape[1]}->{image_emb.shape[1]}"
         )
     gap = config.gap_frames if config.gap_frames is not None else max(0, int(window_frames))
-    train_idx, val_idx = split_contiguous(len(audio_emb), val_fraction=config.val_fraction, gap=gap)
+    if split is None:
+        train_idx, val_idx = split_contiguous(len(audio_emb), val_fraction=config.val_fraction, gap=gap)
+    else:
+        train_idx, val_idx = (np.asarray(s, np.int64) for s in split)
 
     x_train, y_train = torch.from_numpy(audio_emb[train_idx]), torch.from_numpy(image_emb[train_idx])
     x_val, y_val = torch.from_numpy(audio_emb[val_idx]), torch.from_numpy(image_emb[val_idx])

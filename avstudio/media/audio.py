@@ -20,12 +20,12 @@ from avstudio.media.probe import open_input
 
 @dataclass
 class AudioTrack:
-    """A mono mix of a file's audio.
+    """A file's audio: a mono mix, or its channels (``read_audio(..., mono=False)``).
 
     Attributes
     ----------
-    samples : np.ndarray [shape=(n,), float32]
-        The mean of the source channels, in [-1, 1].
+    samples : np.ndarray [shape=(n,) or (n, channels), float32]
+        The mean of the source channels, or the channels (at most two), in [-1, 1].
     sr : int
         Sample rate of ``samples``.
     channels : int
@@ -40,6 +40,10 @@ class AudioTrack:
     def duration(self) -> float:
         """Length in seconds."""
         return len(self.samples) / self.sr if self.sr else 0.0
+
+    def mix(self) -> np.ndarray:
+        """The mono mix [shape=(n,), float32]."""
+        return self.samples.mean(axis=1, dtype=np.float32) if self.samples.ndim == 2 else self.samples
 
 
 def resample(samples: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
@@ -82,8 +86,8 @@ def _declared_samples(container, stream) -> int | None:
     return int(round(float(stream.duration * stream.time_base) * stream.rate))
 
 
-def _mono_blocks(container, stream) -> Iterator[np.ndarray]:
-    """Decode ``stream`` to mono float32 blocks at its own rate."""
+def _mono_blocks(container, stream, *, mono: bool = True) -> Iterator[np.ndarray]:
+    """Decode ``stream`` to mono float32 blocks at its own rate (``mono=False``: ``(n, channels)`` blocks)."""
     import av
 
     remaining = _declared_samples(container, stream)
@@ -99,12 +103,17 @@ def _mono_blocks(container, stream) -> Iterator[np.ndarray]:
                 resampler = av.AudioResampler(format="fltp", layout=frame.layout, rate=frame.sample_rate)
             for out in resampler.resample(frame):
                 planes = out.to_ndarray()
-                mono = planes.mean(axis=0, dtype=np.float32) if planes.shape[0] > 1 else planes[0].astype(np.float32)
+                if not mono:
+                    block = np.ascontiguousarray(planes.T, dtype=np.float32)
+                elif planes.shape[0] > 1:
+                    block = planes.mean(axis=0, dtype=np.float32)
+                else:
+                    block = planes[0].astype(np.float32)
                 if remaining is not None:
-                    mono = mono[:remaining]
-                    remaining -= len(mono)
-                if len(mono):
-                    yield mono
+                    block = block[:remaining]
+                    remaining -= len(block)
+                if len(block):
+                    yield block
 
 
 def iter_audio(
@@ -176,8 +185,9 @@ def read_audio(
     *,
     sr: int | None = None,
     max_seconds: float | None = None,
+    mono: bool = True,
 ) -> AudioTrack | None:
-    """Read a file's whole audio stream as a mono mix.
+    """Read a file's whole audio stream as a mono mix (or with its channels, ``mono=False``).
 
     Parameters
     ----------
@@ -187,6 +197,10 @@ def read_audio(
         Output rate; ``None`` keeps the source rate.
     max_seconds : float, optional
         Read at most this many seconds.
+    mono : bool
+        Mix to mono (``samples`` of shape ``(n,)``); False keeps the channels,
+        ``(n, channels)``, except that more than two are mixed down to stereo
+        (even channels left, odd right).
 
     Returns
     -------
@@ -207,13 +221,19 @@ def read_audio(
         limit = int(round(max_seconds * src_sr)) if max_seconds is not None else None
         blocks: list[np.ndarray] = []
         total = 0
-        for block in _mono_blocks(container, stream):
+        for block in _mono_blocks(container, stream, mono=mono):
+            if block.ndim == 2 and block.shape[1] > 2:
+                block = np.stack([block[:, 0::2].mean(axis=1), block[:, 1::2].mean(axis=1)], axis=1)
             blocks.append(block)
             total += len(block)
             if limit is not None and total >= limit:
                 break
-    samples = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+    empty = np.zeros(0 if mono else (0, min(channels, 2)), np.float32)
+    samples = np.concatenate(blocks) if blocks else empty
     if limit is not None:
         samples = samples[:limit]
     out_sr = int(sr or src_sr)
+    if samples.ndim == 2 and out_sr != src_sr:
+        samples = np.stack([resample(np.ascontiguousarray(c), src_sr, out_sr) for c in samples.T], axis=1)
+        return AudioTrack(samples=samples, sr=out_sr, channels=channels)
     return AudioTrack(samples=resample(samples, src_sr, out_sr), sr=out_sr, channels=channels)

@@ -376,3 +376,22 @@ def read_video_duration(path: str | os.PathLike[str]) -> float:
     from avstudio.media.probe import probe
 
     return probe(path).duration
+
+
+def check_writable(path: Path) -> None:
+    """Raise MediaError before any work when the output file ``path`` cannot be written
+    (its folder cannot be created or written, or the file itself is read-only)."""
+    import os
+
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise MediaError(f"{path} is a folder", hint="pass a file name such as out.mp4")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MediaError(f"cannot create output folder {folder}: {exc.strerror}",
+                         hint="check the workspace's permissions and free space") from None
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise MediaError(f"{path} cannot be written", hint=f"check the permissions of {folder}, or choose another --out")
+

@@ -23,12 +23,18 @@ class FramePlan:
         1.0 on cuts.
     polarity : int
         +1 for a light scene, -1 for a dark scene.
+    source : int
+        Retrieval renderer: the training-video frame to show (-1 for other renderers).
+    jump : bool
+        Retrieval renderer: ``source`` does not follow the previous frame's source.
     """
 
     embedding: np.ndarray
     cut: bool
     strength: float
     polarity: int
+    source: int = -1
+    jump: bool = False
 
 
 @runtime_checkable

@@ -188,8 +188,10 @@ def plan_frames(
     embeddings: np.ndarray,
     *,
     onset: np.ndarray,
-    brightness: np.ndarray,
+    brightness: np.ndarray | None = None,
+    polarity: np.ndarray | None = None,
     config: TemporalConfig | None = None,
+    normalised: bool = False,
 ) -> list[FramePlan]:
     """Plan every frame of a clip (see the module docstring).
 
@@ -201,9 +203,13 @@ def plan_frames(
         Onset strength per frame, raw (normalised here over the whole clip).
     brightness : np.ndarray [shape=(n,), float]
         Estimated brightness (0..255) of each frame's embedding, for the scene
-        polarity (e.g. ``BuiltinImageEncoder.brightness(embeddings)``).
+        polarity (e.g. ``BuiltinImageEncoder.brightness(embeddings)``); or give
+    polarity : np.ndarray [shape=(n,), int]
+        The scene polarity (+1/-1) per frame directly (e.g. from a polarity head).
     config : TemporalConfig, optional
         Defaults if omitted.
+    normalised : bool
+        ``onset`` is already normalised (by :func:`onset_normalise` over a longer clip).
 
     Returns
     -------
@@ -215,13 +221,14 @@ def plan_frames(
     if emb.ndim != 2:
         raise ValueError(f"embeddings must be (n, d), got shape {emb.shape}")
     n = len(emb)
-    onset_n = onset_normalise(onset)
-    if len(onset_n) != n or len(np.asarray(brightness).reshape(-1)) != n:
+    onset_n = np.asarray(onset, np.float64).reshape(-1) if normalised else onset_normalise(onset)
+    if polarity is None:
+        polarity = track_polarity(brightness, light_above=cfg.light_above, dark_below=cfg.dark_below)
+    if len(onset_n) != n or len(np.asarray(polarity).reshape(-1)) != n:
         raise ValueError(
-            f"need one onset and brightness value per frame: {n} embeddings, "
-            f"{len(onset_n)} onsets, {len(np.asarray(brightness).reshape(-1))} brightness values"
+            f"need one onset and polarity (or brightness) value per frame: {n} embeddings, "
+            f"{len(onset_n)} onsets, {len(np.asarray(polarity).reshape(-1))} polarity values"
         )
-    polarity = track_polarity(brightness, light_above=cfg.light_above, dark_below=cfg.dark_below)
     plans: list[FramePlan] = []
     smooth: np.ndarray | None = None
     last_cut = -(10**9)

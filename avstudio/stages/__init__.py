@@ -22,6 +22,7 @@ PIPELINES: dict[str, tuple[str, ...]] = {
         "avstudio.stages.embed:EmbedStage",
         "avstudio.stages.train:TrainStage",
         "avstudio.stages.paint:PaintStage",
+        "avstudio.stages.evaluate:EvaluateStage",
         "avstudio.stages.assemble:AssemblePaintedStage",
     ),
 }

@@ -10,23 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from avstudio.media.encode import check_writable
 from avstudio.pipeline.fingerprint import file_identity
 from avstudio.pipeline.stage import Stage, StageContext
-
-
-def check_writable(folder: Path) -> None:
-    """Raise MediaError early when ``folder`` cannot be written."""
-    import os
-
-    from avstudio.errors import MediaError
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise MediaError(f"cannot create output folder {folder}: {exc.strerror}",
-                         hint="check the workspace's permissions and free space") from None
-    if not os.access(folder, os.W_OK):
-        raise MediaError(f"output folder {folder} is not writable", hint=f"fix its permissions: chmod u+w {folder}")
 
 
 class AssembleSonifiedStage(Stage):
@@ -48,7 +34,7 @@ class AssembleSonifiedStage(Stage):
         from avstudio.media.encode import mux_audio, write_wav
 
         wav, mp4 = self.outputs(ctx.ws)
-        check_writable(wav.parent)
+        check_writable(wav)
         with ctx.ws.store.read("sonify") as sg:
             samples = sg["samples"][:]
             sr = int(sg.attrs["sample_rate"])
@@ -76,7 +62,7 @@ class AssemblePaintedStage(Stage):
         from avstudio.media.encode import VideoWriter
 
         (mp4,) = self.outputs(ctx.ws)
-        check_writable(mp4.parent)
+        check_writable(mp4)
         with ctx.ws.store.read("extract") as ex:
             audio = ex["audio"]
             sr = int(audio.attrs["sample_rate"])

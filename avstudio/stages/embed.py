@@ -17,28 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from avstudio.painter.data import group_key
 from avstudio.pipeline.fingerprint import fingerprint
 from avstudio.pipeline.stage import Stage, StageContext
-
-
-def group_key(name: str) -> str:
-    """An encoder name as an HDF5 group name (``clip:laion/x`` -> ``clip:laion|x``)."""
-    return name.replace("/", "|")
-
-
-def train_split(n: int, *, val_fraction: float) -> int:
-    """Number of leading frames used for fitting (the rest is the held-out block)."""
-    return max(1, int(round(n * (1.0 - val_fraction))))
 
 
 def save_state(group: Any, state: dict[str, Any]) -> None:
     sg = group.create_group("state")
     for key, value in state.items():
         sg.create_dataset(key, data=np.asarray(value))
-
-
-def load_state(group: Any) -> dict[str, np.ndarray]:
-    return {k: group["state"][k][()] for k in group["state"]} if "state" in group else {}
 
 
 def make_encoders(manifest: Any):
@@ -55,16 +42,17 @@ def make_encoders(manifest: Any):
 
 
 class EmbedStage(Stage):
-    """Fits the built-in encoders on the training block and embeds every frame."""
+    """Fits the built-in encoders on the training block (never on validation or test) and embeds every frame."""
 
     name = "embed"
-    VERSION = 1
+    VERSION = 2
     deps = ("extract", "features")
     params = ("encoders.audio", "encoders.image", "encoders.window_seconds", "encoders.components",
-              "encoders.code_size", "train.val_fraction")
+              "encoders.code_size", "train.val_fraction", "train.test_fraction", "train.gap_frames")
     description = "audio and image embeddings per frame"
 
     def run(self, ctx: StageContext) -> None:
+        from avstudio.encoders.windows import embed_audio
         from avstudio.media.audio import resample
         from avstudio.render.painter import check_render_compatible
 
@@ -75,7 +63,10 @@ class EmbedStage(Stage):
         with ctx.ws.store.read("extract") as ex:
             n = int(ex.attrs["n_frames"])
             fps = float(ex.attrs["fps"])
-            n_train = train_split(n, val_fraction=ctx.param("train.val_fraction"))
+            from avstudio.painter.split import split_for
+
+            n_train = split_for(n, fps=fps, train=ctx.ws.manifest.params["train"],
+                                window_seconds=ctx.param("encoders.window_seconds")).train[1]
             ctx.out.attrs.update(n_frames=n, fps=fps, n_train=n_train)
             common = {"upstream": upstream, "n_train": n_train}
 
@@ -163,38 +154,3 @@ class EmbedStage(Stage):
         with h5py.File(ctx.ws.layout.stage_file(self.name), "r", locking=False) as f:
             for kind, name in todo:
                 f.copy(f[f"{self.name}/{kind}/{name}"], ctx.out[kind], name=name)
-
-
-def embed_audio(enc: Any, samples: np.ndarray, sr: int, *, fps: float, n_frames: int, n_fit: int | None,
-                cancel: Any, progress: Any = None) -> np.ndarray:
-    """Audio embeddings of every frame (windows centred on frame times).
-
-    Parameters
-    ----------
-    samples : np.ndarray [shape=(m,), float32]
-        Mono audio at ``sr`` (already at ``enc.sample_rate``).
-    n_fit : int or None
-        Fit the encoder's standardisation on the first ``n_fit`` frames (built-in
-        encoder); None to use an already fitted encoder (painting new audio).
-
-    Returns
-    -------
-    np.ndarray [shape=(n_frames, d), float32]
-    """
-    from avstudio.encoders.windows import iter_windows
-
-    if hasattr(enc, "encode_track"):
-        return np.asarray(enc.encode_track(samples, sr, fps=fps, n_frames=n_frames, cancel=cancel), np.float32)
-    raw = []
-    done = 0
-    for _, windows in iter_windows(samples, sr, fps=fps, n_frames=n_frames, window_seconds=enc.window_seconds):
-        cancel.check()
-        raw.append(enc.encode_audio(windows, sr))
-        done += len(windows)
-        if progress:
-            progress(done)
-    emb = np.concatenate(raw).astype(np.float32)
-    if n_fit is not None and hasattr(enc, "fit"):
-        enc.fit(emb[:n_fit])
-        emb = enc.standardise(emb) if hasattr(enc, "standardise") else emb
-    return emb

@@ -50,10 +50,10 @@ def _core_sections() -> list[Section]:
             "batch_size": Field("int", 32, "Windows or frames per encoder batch.", lo=1, hi=4096),
         }, templates=("bad-apple",)),
         Section("render", "How painted frames are made.", {
-            "backend": Field("choice", "builtin", "\"builtin\" (decodes the image code, any CPU) or \"sd15\" (Stable Diffusion 1.5 + IP-Adapter).", choices=("builtin", "sd15")),
-            "width": Field("int", 0, "Output width in pixels (0 = the analysis width).", lo=0, hi=4096),
+            "backend": Field("choice", "retrieval", "\"retrieval\" (real training frames on a path that follows the predictions, any CPU), \"decoder\" (decodes the built-in image code; \"builtin\" is its older name) or \"sd15\" (Stable Diffusion 1.5 + IP-Adapter).", choices=("retrieval", "decoder", "builtin", "sd15")),
+            "width": Field("int", 0, "Output width in pixels (0 = the analysis width, the training frames' size).", lo=0, hi=4096),
             "height": Field("int", 0, "Output height in pixels (0 = the analysis height).", lo=0, hi=4096),
-            "crispness": Field("float", 0.5, "Built-in renderer: 0 = soft decoded frames, 1 = hard black/white.", lo=0, hi=1),
+            "crispness": Field("float", 0.5, "Decoder renderer: 0 = soft decoded frames, 1 = hard black/white.", lo=0, hi=1),
             "model": Field("str", "runwayml/stable-diffusion-v1-5", "sd15: SD 1.5 folder or Hugging Face id (local cache only)."),
             "ip_adapter": Field("str", "h94/IP-Adapter", "sd15: ip-adapter_sd15 weights: a file, a folder or a Hugging Face id."),
             "ip_adapter_scale": Field("float", 1.0, "sd15: how strongly the predicted embedding steers the image.", lo=0, hi=2),
@@ -69,7 +69,7 @@ def _core_sections() -> list[Section]:
             "chunk": Field("int", 32, "Frames committed to the store at a time (resume granularity).", lo=1, hi=4096),
         }, templates=("bad-apple",)),
         Section("paint", "Which checkpoint paints, and how much.", {
-            "checkpoint": Field("str", "best", "\"best\" (newest best-by-validation), \"latest\", or a checkpoint name."),
+            "checkpoint": Field("str", "best", "\"best\" (lowest validation loss on the current data), \"latest\", or a checkpoint name (or a unique part of one)."),
             "max_frames": Field("int", 0, "Paint at most this many frames (0 = all); for quick tests.", lo=0),
         }, templates=("bad-apple",)),
     ]

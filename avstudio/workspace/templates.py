@@ -22,7 +22,7 @@ TEMPLATE_DEFAULTS: dict[str, dict[str, Any]] = {
         "project.name": "bad-apple",
         "project.template": "bad-apple",
         "analysis.fps": 15.0,
-        "analysis.size": 96,
+        "analysis.size": 320,
         "features.flow_size": 32,
     },
 }

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 N_FRAMES = 20  # 2.5 s at analysis.fps = 8
 SIZE = 32
 CHUNK = 4
-STAGES = ["extract", "features", "embed", "train", "paint", "assemble"]
+STAGES = ["extract", "features", "embed", "train", "paint", "evaluate", "assemble"]
 
 # diffusers' schedulers call np.array(tensor, copy=False) internally (numpy 2 deprecation, not ours)
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -81,14 +81,14 @@ def paint_frames(root: Path) -> np.ndarray:
 
 def cut_frames(root: Path) -> list[int]:
     """The frames the temporal plan of the chosen checkpoint paints as cuts."""
-    from avstudio.render.painter import plan_painting
-    from avstudio.stages.paint import chosen_checkpoint, load_for_manifest
+    from avstudio.stages.paint import load_painter
 
     ws = Workspace(root)
-    ckpt, data = load_for_manifest(ws, chosen_checkpoint(ws))
+    painter, data = load_painter(ws)
     with ws.store.read("features") as g:
         onset = g["audio/onset"][:]
-    _, plans = plan_painting(ckpt, data["audio"]["emb"], onset, ws.manifest.params["temporal"])
+    plans = painter.plan(data["audio"]["emb"], onset, temporal=ws.manifest.params["temporal"],
+                         backend=ws.manifest.get("render.backend"))
     return [i for i, plan in enumerate(plans) if plan.cut]
 
 
@@ -102,7 +102,7 @@ def neural_manifest(models: SimpleNamespace, image: Path | None = None) -> dict[
         "analysis.fps": 8.0, "analysis.size": SIZE,
         "encoders.audio": f"clap:{models.clap}", "encoders.image": f"clip:{image or models.clip}",
         "encoders.device": "cpu", "encoders.context_seconds": 1.0,
-        "train.epochs": 5, "train.hidden": 32, "train.batch_size": 8,
+        "train.epochs": 5, "train.hidden": 32, "train.batch_size": 8, "train.gap_frames": 0,
         "render.backend": "sd15", "render.model": str(models.sd15), "render.ip_adapter": str(models.ip_adapter),
         "render.width": SIZE, "render.height": SIZE, "render.steps": 2, "render.chunk": CHUNK,
         "render.guidance": 1.0, "render.device": "cpu", "render.seed": 3,
@@ -192,8 +192,10 @@ def test_whole_template_runs_on_neural_backends(trained, models):
     config = json.loads((trained.root / "checkpoints" / trained.checkpoint / "config.json").read_text())
     recorded = {kind: (e["name"], e["dim"]) for kind, e in config["encoders"].items()}
     assert recorded == {"audio": (f"clap:{models.clap}", 16), "image": (f"clip:{models.clip}", 16)}
-    assert "image metrics skipped: the image encoder cannot decode frames without the GPU renderer" in logs(
-        trained.events, "train")
+    # evaluate paints the test block with the sd15 renderer, as paint does, and scores it
+    assert "painting the test block: frames 17..19 (0.4 s) with sd15" in logs(trained.events, "evaluate")
+    with ws.store.read("evaluate") as g:
+        assert json.loads(g.attrs["report"])["subsets"]["music"]["n_frames"] == 3
 
     frames = trained.frames
     assert frames.shape == (N_FRAMES, SIZE, SIZE, 3) and frames.dtype == np.uint8
@@ -285,7 +287,7 @@ def test_paint_new_audio_with_the_neural_checkpoint(tmp_path, trained):
     r = cli_run("paint", "-C", trained.root, "--audio", new_audio, "--out", out)
     assert r.exit_code == 0, r.output
     assert "resampling 22050 Hz -> 48000 Hz for clap:" in r.output
-    assert f"wrote {out} (12 frames, 1.500 s) with checkpoint {trained.checkpoint}" in r.output
+    assert f"wrote {out} (12 frames, 1.500 s, " in r.output and f"with checkpoint {trained.checkpoint}" in r.output
     info = probe(out)
     assert (info.width, info.height, info.n_frames, info.has_audio) == (SIZE, SIZE, 12, True)
     assert not list((trained.root / ".avstudio" / "resume" / "paint-audio").glob("*/chunk-*.npy"))
@@ -300,14 +302,14 @@ def test_switching_the_audio_encoder_restales_exactly_its_dependents_and_reuses_
     for st, old, new in ((audio_switch.to_builtin, clap, "builtin"), (audio_switch.to_clap, "builtin", clap)):
         assert {n: s["state"] for n, s in st.items()} == {
             "extract": "fresh", "features": "fresh", "embed": "stale", "train": "stale", "paint": "stale",
-            "assemble": "stale"}
+            "evaluate": "stale", "assemble": "stale"}
         assert st["embed"]["reasons"] == [f"params.encoders.audio changed ({shown(old)} -> {shown(new)})"]
         assert st["train"]["reasons"] == ["upstream embed changed"]
         assert st["assemble"]["reasons"] == ["upstream paint changed"]
 
     # to built-in: CLIP embeddings reused, the built-in audio ones computed, CLAP's kept in the store
     ran = audio_switch.builtin_events
-    assert finished(ran) == ["embed", "train", "paint", "assemble"]
+    assert finished(ran) == ["embed", "train", "paint", "evaluate", "assemble"]
     assert f"reused cached image embeddings of {clip}" in logs(ran, "embed")
     assert not any("reused cached audio" in m for m in logs(ran, "embed"))
     clap_key = clap.replace("/", "|")
@@ -326,10 +328,10 @@ def test_switching_the_audio_encoder_restales_exactly_its_dependents_and_reuses_
 
 
 @pytest.mark.parametrize(("key", "value", "stale"), [
-    ("render.backend", "builtin", ["paint", "assemble"]),
-    ("render.steps", 3, ["paint", "assemble"]),
-    ("render.ip_adapter", "elsewhere", ["paint", "assemble"]),
-    ("encoders.image", "builtin", ["embed", "train", "paint", "assemble"]),
+    ("render.backend", "builtin", ["paint", "evaluate", "assemble"]),
+    ("render.steps", 3, ["paint", "evaluate", "assemble"]),
+    ("render.ip_adapter", "elsewhere", ["paint", "evaluate", "assemble"]),
+    ("encoders.image", "builtin", ["embed", "train", "paint", "evaluate", "assemble"]),
 ])
 def test_switching_encoders_or_renderer_restales_exactly_the_affected_stages(trained, key, value, stale):
     manifest = Workspace(trained.root).manifest
@@ -405,7 +407,7 @@ def test_killed_and_cancelled_paint_resumes_to_the_uninterrupted_frames(tmp_path
     ran = json_events(r.output)
     start = len(second) * CHUNK
     assert f"resuming at frame {start} of {N_FRAMES} ({start} frames already painted)" in logs(ran, "paint")
-    assert finished(ran) == ["paint", "assemble"]
+    assert finished(ran) == ["paint", "evaluate", "assemble"]
     # both resume points continue from the frame painted before them (no cut hides a wrong start)
     assert cut_frames(root) == [0, 6, 14] and {at, start}.isdisjoint({0, 6, 14})
     np.testing.assert_array_equal(paint_frames(root), trained.frames)
@@ -426,7 +428,7 @@ def test_checkpoint_of_other_encoders_is_refused_in_one_line(trained, audio_swit
     manifest.set("paint.checkpoint", other[0])
     try:
         st = status(trained.root)
-        assert [n for n in STAGES if st[n]["state"] != "fresh"] == ["paint", "assemble"]
+        assert [n for n in STAGES if st[n]["state"] != "fresh"] == ["paint", "evaluate", "assemble"]
         r = cli_run("run", "-C", trained.root)
         assert r.exit_code == 1
         (line,) = error_lines(r.output)

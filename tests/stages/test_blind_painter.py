@@ -1,8 +1,10 @@
-"""The blind painter on built-in backends, on a synthetic clip whose frames follow its audio.
+"""The blind painter on built-in backends, end to end, on a synthetic shadow-play clip.
 
-The clip: a 440 Hz tone whose loudness steps every 0.5 s, and a white bar whose
-height is that loudness. A mapper that hears must paint the right bar on
-held-out time, far better than the mean frame.
+The clip: 32 s at 10 fps, 48x36, in six musical sections (each its own chord,
+pulsing at 2 Hz). The scene flips between dark (a white square on black) and
+light (a black square on white) at every section change, and the square moves
+at a speed that follows the loudness. Where the square *is* cannot be heard;
+the polarity, the motion and the crisp black/white style can.
 """
 
 from __future__ import annotations
@@ -17,91 +19,159 @@ from avstudio.cli import cli
 from avstudio.workspace.workspace import Workspace
 from tests.conftest import run_all
 
-FPS, SECONDS, SR, W, H = 10, 24.0, 22050, 48, 36
+FPS, SECONDS, SR, W, H = 10, 32.0, 22050, 48, 36
+CHANGES = (5.0, 11.0, 16.0, 22.0, 28.0)
+CHORDS = ((220, 277), (330, 415), (196, 247), (262, 330), (175, 220), (294, 370))
+
+
+def section(t: np.ndarray) -> np.ndarray:
+    return np.searchsorted(np.array(CHANGES), t, side="right")
 
 
 def loudness(t: np.ndarray) -> np.ndarray:
-    levels = np.random.default_rng(3).uniform(0.08, 0.95, int(SECONDS * 2) + 2)
-    return levels[(t * 2).astype(int)]
+    return 0.35 + 0.3 * (np.sin(2 * np.pi * 2 * t) > 0) + 0.25 * np.sin(2 * np.pi * t / 7.0)
+
+
+def shadow_play(n: int, *, speeds: np.ndarray, polarity: np.ndarray) -> np.ndarray:
+    frames = np.zeros((n, H, W, 3), np.uint8)
+    x = np.cumsum(speeds) % (W - 10)
+    for k in range(n):
+        bg, fg = (255, 0) if polarity[k] > 0 else (0, 255)
+        frames[k] = bg
+        y = 8 + int(6 * np.sin(k / 9.0))
+        frames[k, y:y + 12, int(x[k]):int(x[k]) + 10] = fg
+    return frames
 
 
 @pytest.fixture(scope="module")
-def bar_clip(tmp_path_factory):
+def clip(tmp_path_factory):
     from tests.synthmedia import make_video
 
     t = np.arange(int(SECONDS * SR)) / SR
-    audio = (np.sin(2 * np.pi * 440 * t) * loudness(t)).astype(np.float32) * 0.8
+    sec = section(t)
+    audio = np.zeros_like(t)
+    for s, (f1, f2) in enumerate(CHORDS):
+        m = sec == s
+        audio[m] = np.sin(2 * np.pi * f1 * t[m]) + 0.6 * np.sin(2 * np.pi * f2 * t[m]) + 0.3 * np.sin(2 * np.pi * 3 * f1 * t[m])
+    audio = (0.3 * audio * loudness(t)).astype(np.float32)
     n = int(SECONDS * FPS)
-    frames = np.zeros((n, H, W, 3), np.uint8)
-    for k in range(n):
-        height = int(round(loudness(np.array([(k + 0.5) / FPS]))[0] * H))
-        frames[k, H - height:, W // 4: 3 * W // 4] = 255
-    return make_video(tmp_path_factory.mktemp("bar") / "bar.mp4", frames, fps=FPS, audio=audio, audio_sr=SR)
+    tf = (np.arange(n) + 0.5) / FPS
+    frames = shadow_play(n, speeds=1.0 + 4.0 * loudness(tf), polarity=np.where(section(tf) % 2, 1, -1))
+    stereo = np.stack([audio, 0.5 * audio], axis=1)
+    return make_video(tmp_path_factory.mktemp("sp") / "shadow.mp4", frames, fps=FPS, audio=stereo, audio_sr=SR)
+
+
+def _make(root, video, **params):
+    from avstudio.workspace.create import create_workspace
+
+    create_workspace(root, template="bad-apple", video=video)
+    ws = Workspace(root)
+    for key, value in {"analysis.fps": "source", "train.epochs": 60, "train.hidden": 64,
+                       "encoders.components": 8, **params}.items():
+        ws.manifest.set(key, value)
+    return Workspace(root)
 
 
 @pytest.fixture(scope="module")
-def trained(bar_clip, tmp_path_factory):
-    from avstudio.workspace.create import create_workspace
-
-    root = tmp_path_factory.mktemp("ba") / "ws"
-    create_workspace(root, template="bad-apple", video=bar_clip)
-    ws = Workspace(root)
-    for key, value in {"analysis.fps": "source", "analysis.size": W, "train.epochs": 80, "train.hidden": 128,
-                       "encoders.context_seconds": 0.0, "encoders.components": 8}.items():
-        ws.manifest.set(key, value)
-    ws = Workspace(root)
+def trained(clip, tmp_path_factory):
+    ws = _make(tmp_path_factory.mktemp("ba") / "ws", clip)
     result, events = run_all(ws)
     assert result.exit_code == 0, [e for e in events if e.kind == "stage_failed"]
     return ws
 
 
-def final_metrics(ws):
+def report(ws):
+    with ws.store.read("evaluate") as g:
+        return json.loads(g.attrs["report"])
+
+
+def test_split_is_train_validation_test_with_window_gaps(trained):
+    from avstudio.painter.bundle import Painter
+
+    painter = Painter.pick(trained.layout.checkpoints, "best")
+    split = painter.split
+    assert (split.n, split.gap) == (320, 10)  # window 1 s at 10 fps
+    assert split.test == (272, 320) and split.val == (214, 262) and split.train == (0, 204)
+    assert report(trained)["block"] == [272, 320]
+
+
+def test_evaluate_beats_trivial_baselines_on_what_sound_can_tell(trained):
+    subsets = report(trained)["subsets"]
+    music = subsets["music"]
+    assert music["n_frames"] == 48 and subsets["silent"]["n_frames"] == 0
+    rows = music["rows"]
+    p = rows["painter"]
+    assert p["polarity_bacc"] >= 0.85
+    assert p["brightness_r"] >= 0.6
+    assert abs(p["crispness"] - p["truth_crispness"]) <= 0.1
+    for trivial in ("mean_frame", "majority_frame", "all_black", "all_white"):
+        assert p["mae"] < rows[trivial]["mae"], trivial
+    assert p["realism_kid"] < 0.5 * min(rows["mean_frame"]["realism_kid"], rows["majority_frame"]["realism_kid"])
+    assert 0.5 <= p["change_ratio"] <= 2.0
+    # the all-black painter loses where it should, the oracle knows polarity
+    assert rows["all_black"]["polarity_bacc"] == 0.5 and rows["polarity_oracle"]["polarity_bacc"] == 1.0
+    assert "polarity_bacc" in music["best"] and "painter" in music["best"]["change_ratio"]
+
+
+def test_outputs_checkpoint_and_exactly_one_best(trained):
     from avstudio.mapper.checkpoint import list_checkpoints
-
-    (info,) = list_checkpoints(ws.layout.checkpoints)
-    return info, json.loads((info.path / "metrics.json").read_text())["final"]
-
-
-def test_mapper_beats_the_mean_frame_on_held_out_time(trained):
-    info, final = final_metrics(trained)
-    mapper, mean = final["mapper"], final["mean_frame"]
-    assert final["n_val"] == 36  # last 15 % of 240 frames
-    assert mapper["mae"] < 0.5 * mean["mae"]
-    assert mapper["ssim"] > mean["ssim"] + 0.2
-    assert mapper["iou"] > mean["iou"] + 0.2
-    assert mapper["brightness_corr"] > 0.8
-    assert mapper["embedding_cosine"] > mean["embedding_cosine"]
-
-
-def test_checkpoint_folder_and_outputs(trained):
     from avstudio.media.probe import probe
 
-    info, _ = final_metrics(trained)
-    assert {p.name for p in info.path.iterdir()} >= {"config.json", "model.safetensors", "metrics.json"}
+    (info,) = list_checkpoints(trained.layout.checkpoints)
+    assert {p.name for p in info.path.iterdir()} >= {"config.json", "model.safetensors", "extras.safetensors",
+                                                     "metrics.json", "evaluation.json"}
     config = json.loads((info.path / "config.json").read_text())
-    assert config["mapper"]["hidden"] == 128 and config["encoders"]["audio"]["name"] == "builtin-audio"
-    assert config["best"] is True and 1 <= config["best_epoch"] <= 80
+    assert config["format"] == 2 and config["best"] is True and config["polarity"]["mode"] in ("novelty", "classifier")
+    assert info.metrics["painter.polarity_bacc"] >= 0.85  # evaluation.json feeds checkpoints/compare/TUI
     with trained.store.read("paint") as pg:
-        assert pg["frames"].shape == (240, H, W, 3) and pg.attrs["checkpoint"] == info.name
+        assert pg["frames"].shape == (320, H, W, 3) and pg.attrs["checkpoint"] == info.name
+        assert pg.attrs["polarity_switches"] >= 3
     video = probe(trained.layout.outputs / "painted.mp4")
-    assert video.n_frames == 240 and abs(video.duration - SECONDS) < 0.05 and video.has_audio
+    assert video.n_frames == 320 and abs(video.duration - SECONDS) < 0.05 and video.has_audio
+    assert (trained.layout.outputs / "evaluation.png").is_file()
+    r = CliRunner().invoke(cli, ["checkpoints", "-C", str(trained.root)])
+    assert r.exit_code == 0 and "polarity_oracle" in r.output and "(paint)" in r.output, r.output
 
 
-def test_paint_new_audio_file_at_another_rate(trained, tmp_path):
+def test_render_params_never_retrain(trained):
+    ws = Workspace(trained.root)
+    ws.manifest.set("render.crispness", 0.9)
+    stale = {s.name for s in Workspace(trained.root).status() if s.state != "fresh"}
+    assert stale == {"paint", "evaluate", "assemble"}
+    ws.manifest.set("render.crispness", 0.5)
+    assert all(s.state == "fresh" for s in Workspace(trained.root).status())
+
+
+def test_paint_audio_keeps_stereo_and_switches_scenes(trained, tmp_path):
+    import av
+
     from avstudio.media.probe import probe
     from tests.synthmedia import make_audio_file
 
-    t = np.arange(int(3.5 * 16000)) / 16000
-    wav = make_audio_file(tmp_path / "new.wav", (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
-    out = tmp_path / "new.mp4"
+    t = np.arange(int(12 * 16000)) / 16000
+    sec = (t > 6).astype(int)
+    mono = np.where(sec, np.sin(2 * np.pi * 330 * t), np.sin(2 * np.pi * 196 * t) + 0.5 * np.sin(2 * np.pi * 587 * t))
+    mono = (0.3 * mono * loudness(t)).astype(np.float32)
+    wav = make_audio_file(tmp_path / "song.wav", np.stack([mono, 0.2 * mono], axis=1), 16000)
+    out = tmp_path / "song.mp4"
     r = CliRunner().invoke(cli, ["paint", "-C", str(trained.root), "--audio", str(wav), "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert "35 frames" in r.output
+    assert "120 frames" in r.output and "2-channel audio" in r.output
     video = probe(out)
-    assert video.n_frames == 35 and abs(video.duration - 3.5) < 0.05 and video.has_audio
-    r = CliRunner().invoke(cli, ["paint", "-C", str(trained.root), "--audio", str(wav), "--out", str(out),
-                                 "--max-frames", "5"])
-    assert r.exit_code == 0 and probe(out).n_frames == 5
+    assert video.n_frames == 120 and abs(video.duration - 12.0) < 0.05
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].channels == 2
+
+
+def test_paint_audio_checks_out_before_painting(trained, tmp_path):
+    from tests.synthmedia import make_audio_file
+
+    wav = make_audio_file(tmp_path / "a.wav", (0.3 * np.sin(np.arange(32000) / 5)).astype(np.float32), 16000)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = CliRunner().invoke(cli, ["paint", "-C", str(trained.root), "--audio", str(wav), "--out", str(blocker / "o.mp4")])
+    assert r.exit_code == 1 and "painting" not in r.output
+    assert [line for line in r.output.splitlines() if line.startswith("error:")], r.output
 
 
 @pytest.mark.parametrize("case, expect", [
@@ -127,41 +197,84 @@ def test_paint_bad_input_is_one_line(trained, tmp_path, case, expect):
     assert len(errors) == 1 and expect in errors[0], r.output
 
 
-def test_corrupted_weights_and_unknown_encoder(trained, tmp_path):
+def test_old_bundle_format_and_corrupted_weights_are_one_line(trained, tmp_path):
     import shutil
 
-    from avstudio.errors import ManifestError, ModelError
-    from avstudio.mapper.checkpoint import load_checkpoint
+    from avstudio.errors import ModelError
+    from avstudio.painter.bundle import Painter
 
-    info, _ = final_metrics(trained)
+    (info,) = [p for p in trained.layout.checkpoints.iterdir() if not p.name.startswith(".")][:1]
+    old = tmp_path / "old"
+    shutil.copytree(info, old)
+    config = json.loads((old / "config.json").read_text())
+    config["format"] = 1
+    (old / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="format 1, this avstudio reads format 2") as exc:
+        Painter.load(old)
+    assert "retrain" in exc.value.hint
     broken = tmp_path / "broken"
-    shutil.copytree(info.path, broken)
+    shutil.copytree(info, broken)
     (broken / "model.safetensors").write_bytes(b"\x00" * 100)
     with pytest.raises(ModelError, match="corrupt"):
-        load_checkpoint(broken)
-    ws = Workspace(trained.root)
-    with pytest.raises((ManifestError, ModelError)):
-        ws.manifest.set("encoders.audio", "wav2vec:foo")
-        from avstudio.stages.embed import make_encoders
-
-        make_encoders(Workspace(trained.root).manifest)
+        Painter.load(broken)
 
 
-def test_two_hidden_sizes_give_two_checkpoints_and_a_comparison(trained, tmp_path):
+def test_a_second_training_marks_the_better_one_best_and_paint_uses_it(trained, tmp_path):
     from avstudio.mapper.checkpoint import list_checkpoints
 
     ws = Workspace(trained.root)
-    ws.manifest.set("encoders.audio", "builtin")
-    ws.manifest.set("train.hidden", 64)
-    result, _ = run_all(Workspace(trained.root), "train")
-    assert result.ran == ["train"]
+    ws.manifest.set("train.hidden", 8)
+    ws.manifest.set("train.epochs", 3)
+    result, _ = run_all(Workspace(trained.root))
+    assert result.exit_code == 0 and "train" in result.ran and "paint" in result.ran
     infos = list_checkpoints(ws.layout.checkpoints)
-    assert len(infos) == 2
+    assert len(infos) == 2 and sum(i.best for i in infos) == 1
+    best = min(infos, key=lambda i: i.config["selection_loss"])
+    assert best.best
+    with Workspace(trained.root).store.read("paint") as pg:
+        assert pg.attrs["checkpoint"] == best.name
     out = tmp_path / "cmp.png"
     r = CliRunner().invoke(cli, ["compare", infos[0].name, infos[1].name, "-C", str(ws.root), "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert "hidden" in r.output and "ssim" in r.output
+    assert "hidden" in r.output and "polarity_bacc" in r.output
     import cv2
 
     sheet = cv2.imread(str(out))
     assert sheet is not None and sheet.shape[0] > 200 and sheet.shape[1] > 4 * 100
+    part = infos[0].name[-6:]
+    r = CliRunner().invoke(cli, ["paint", "-C", str(ws.root), "--audio", "x.wav", "--checkpoint", "mapper-"])
+    assert r.exit_code == 1 and "ambiguous" in r.output and infos[0].name in r.output and infos[1].name in r.output
+    from avstudio.mapper.checkpoint import pick_checkpoint
+
+    assert pick_checkpoint(ws.layout.checkpoints, part).name == infos[0].name
+
+
+def test_too_few_frames_say_how_many_are_needed(tmp_path):
+    from tests.synthmedia import make_video
+
+    n = 30
+    frames = shadow_play(n, speeds=np.full(n, 2.0), polarity=np.where(np.arange(n) < 15, 1, -1))
+    t = np.arange(int(3.0 * SR)) / SR
+    video = make_video(tmp_path / "short.mp4", frames, fps=FPS, audio=(0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32),
+                       audio_sr=SR)
+    ws = _make(tmp_path / "ws", video)
+    result, events = run_all(ws)
+    failed = [e for e in events if e.kind == "stage_failed"]
+    assert result.exit_code != 0 and failed
+    assert "too few frames to split into train, validation and test: 30 frames" in failed[0].message
+    assert "needed" in failed[0].message
+
+
+def test_one_kind_of_scene_turns_the_polarity_head_off_once(tmp_path):
+    from tests.synthmedia import make_video
+
+    n = 200
+    frames = shadow_play(n, speeds=np.full(n, 2.0), polarity=np.full(n, -1))
+    t = np.arange(int(20.0 * SR)) / SR
+    video = make_video(tmp_path / "dark.mp4", frames, fps=FPS,
+                       audio=(0.3 * np.sin(2 * np.pi * 220 * t) * loudness(t)).astype(np.float32), audio_sr=SR)
+    ws = _make(tmp_path / "ws", video, **{"train.epochs": 3})
+    result, events = run_all(ws, "train")
+    assert result.exit_code == 0
+    said = [e.message for e in events if e.kind == "log" and "polarity head off" in e.message]
+    assert len(said) == 1 and "0% light" in said[0]

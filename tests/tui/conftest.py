@@ -99,24 +99,29 @@ def make_checkpoints(root: Path, specs: list[tuple[str, float, int, bool]]) -> l
     """Checkpoint folders as the trainer writes them: (name, lr, hidden, best) each.
 
     Checkpoint ``k`` has val loss ``1.2 / epoch**(0.4 + 0.1 k) + 0.05`` over 12 epochs and
-    held-out ``mapper.ssim = 0.5 + 0.1 k``, ``mapper.mae = 20 - 3 k``.
+    test-block scores (``evaluation.json``) ``painter.polarity_bacc = 0.5 + 0.1 k``,
+    ``painter.mae = 20 - 3 k``.
     """
-    from avstudio.mapper.checkpoint import save_checkpoint
+    import json
+
+    from avstudio.mapper.checkpoint import FORMAT, save_checkpoint
 
     for k, (name, lr, hidden, best) in enumerate(specs):
         history = [{"epoch": e, "train_loss": 1.0 / e ** (0.5 + 0.1 * k),
                     "val_loss": 1.2 / e ** (0.4 + 0.1 * k) + 0.05} for e in range(1, 13)]
-        save_checkpoint(
+        path = save_checkpoint(
             root, name, state_dict={"w": np.zeros((2, 2), np.float32)},
-            config={"mapper": {"in_dim": 8, "out_dim": 4, "hidden": hidden, "depth": 2, "dropout": 0.1},
+            config={"format": FORMAT,
+                    "mapper": {"in_dim": 8, "out_dim": 4, "hidden": hidden, "depth": 2, "dropout": 0.1},
                     "train": {"lr": lr, "epochs": 12, "seed": 0},
                     "encoders": {"audio": {"name": "builtin-audio", "dim": 8},
                                  "image": {"name": "builtin-image", "dim": 4}},
                     "best": best, "created": f"2025-01-0{k + 1}T12:00:00+00:00"},
-            metrics={"history": history,
-                     "final": {"mapper": {"mae": 20.0 - 3 * k, "ssim": 0.5 + 0.1 * k},
-                               "mean_frame": {"mae": 25.0, "ssim": 0.4}}},
+            metrics={"history": history},
         )
+        rows = {"painter": {"mae": 20.0 - 3 * k, "polarity_bacc": 0.5 + 0.1 * k},
+                "mean_frame": {"mae": 25.0, "polarity_bacc": 0.5}}
+        (path / "evaluation.json").write_text(json.dumps({"subsets": {"music": {"n_frames": 10, "rows": rows}}}))
     return [s[0] for s in specs]
 
 

@@ -35,11 +35,11 @@ async def test_checkpoints_are_listed_and_two_compared(ran_ws_dir, monkeypatch, 
         assert [str(table.get_cell(n, "✓")) for n in ("ckpt-b", "ckpt-a")] == ["●", "●"]
         cmp = ck.comparison
         assert cmp["params"] == {"mapper.hidden": [128, 64], "train.lr": [0.0003, 0.001]}
-        assert cmp["metrics"]["mapper.ssim"]["best"] == [0]  # 0.6 > 0.5
-        assert cmp["metrics"]["mapper.mae"]["best"] == [0]  # 17 < 20
+        assert cmp["metrics"]["painter.polarity_bacc"]["best"] == [0]  # 0.6 > 0.5
+        assert cmp["metrics"]["painter.mae"]["best"] == [0]  # 17 < 20
         assert cmp["metrics"]["best_val_loss"]["best"] == [0]
         metrics = text_of(ck.query_one("#compare-metrics").content)
-        assert "mapper.ssim ↑" in metrics and "▲ 0.6" in metrics and "best_epoch" not in metrics
+        assert "painter.polarity_bacc ↑" in metrics and "▲ 0.6" in metrics and "best_epoch" not in metrics
         assert "mapper.hidden" in text_of(ck.query_one("#compare-params").content)
         plot = ck.query_one(LinePlot)
         assert [s.label for s in plot.series] == ["ckpt-b val", "ckpt-b train", "ckpt-a val", "ckpt-a train"]

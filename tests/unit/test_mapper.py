@@ -67,8 +67,8 @@ def test_from_dict_takes_values_and_defaults():
     config = TrainConfig.from_dict({"epochs": 3, "lr": 1, "gap_frames": 4, "hidden": 32})
     assert (config.epochs, config.lr, config.gap_frames, config.hidden) == (3, 1.0, 4, 32)
     assert isinstance(config.lr, float)
-    assert config.batch_size == 64 and config.patience is None
-    assert config.mapper_config(70, 32) == MapperConfig(70, 32, hidden=32, depth=2, dropout=0.1)
+    assert config.batch_size == 64 and config.patience == 20  # early stopping by default
+    assert config.mapper_config(70, 32) == MapperConfig(70, 32, hidden=32, depth=2, dropout=0.2)
 
 
 @pytest.mark.parametrize(

@@ -168,9 +168,9 @@ def info(name, *, lr, metrics, best=False, broken=None):
 
 def test_compare_table_marks_differences_and_best():
     infos = [
-        info("a", lr=1e-3, metrics={"mae": 20.0, "ssim": 0.5, "best_val_loss": 0.3}, best=True),
-        info("b", lr=1e-2, metrics={"mae": 15.0, "ssim": 0.5, "iou": 0.7}),
-        info("c", lr=1e-3, metrics={"mae": 25.0, "ssim": 0.4, "best_val_loss": 0.2}),
+        info("a", lr=1e-3, metrics={"mae": 20.0, "polarity_bacc": 0.5, "selection_loss": 0.3}, best=True),
+        info("b", lr=1e-2, metrics={"mae": 15.0, "polarity_bacc": 0.5, "iou": 0.7}),
+        info("c", lr=1e-3, metrics={"mae": 25.0, "polarity_bacc": 0.4, "selection_loss": 0.2}),
         CheckpointInfo("broken", Path("broken"), None, broken="config.json is missing"),
     ]
     table = compare_table(infos)
@@ -179,21 +179,25 @@ def test_compare_table_marks_differences_and_best():
     assert table["params"] == {"train.lr": [1e-3, 1e-2, 1e-3]}  # equal params are left out
     assert table["broken"] == {"broken": "config.json is missing"}
     metrics = table["metrics"]
-    assert list(metrics) == ["mae", "ssim", "iou", "best_val_loss"]
+    assert list(metrics) == ["polarity_bacc", "iou", "mae", "selection_loss"]
     assert metrics["mae"] == {"values": [20.0, 15.0, 25.0], "best": [1], "lower_is_better": True}
-    assert metrics["ssim"]["best"] == [0, 1]  # ties are all marked
+    assert metrics["polarity_bacc"]["best"] == [0, 1]  # ties are all marked
     assert metrics["iou"] == {"values": [None, 0.7, None], "best": [], "lower_is_better": False}
-    assert metrics["best_val_loss"]["best"] == [2]
+    assert metrics["selection_loss"]["best"] == [2]
 
 
 def test_compare_table_prefixed_metrics_and_counts():
     infos = [
-        info("a", lr=1e-3, metrics={"mapper.ssim": 0.6, "mean_frame.ssim": 0.5, "n_val": 60.0, "best_epoch": 9.0}),
-        info("b", lr=1e-3, metrics={"mapper.ssim": 0.7, "mean_frame.ssim": 0.5, "n_val": 80.0, "best_epoch": 30.0}),
+        info("a", lr=1e-3, metrics={"painter.brightness_r": 0.6, "mean_frame.brightness_r": 0.0,
+                                    "painter.crispness_error": 0.2, "n_val": 60.0, "best_epoch": 9.0}),
+        info("b", lr=1e-3, metrics={"painter.brightness_r": 0.7, "mean_frame.brightness_r": 0.0,
+                                    "painter.crispness_error": 0.1, "n_val": 80.0, "best_epoch": 30.0}),
     ]
     table = compare_table(infos)
     assert table["params"] == {}
-    assert list(table["metrics"]) == ["mapper.ssim", "mean_frame.ssim", "best_epoch", "n_val"]
-    assert table["metrics"]["mapper.ssim"]["best"] == [1]
+    assert list(table["metrics"]) == ["mean_frame.brightness_r", "painter.brightness_r", "painter.crispness_error",
+                                      "best_epoch", "n_val"]
+    assert table["metrics"]["painter.brightness_r"]["best"] == [1]
+    assert table["metrics"]["painter.crispness_error"]["best"] == [1]  # closer to the truth's crispness
     assert table["metrics"]["n_val"] == {"values": [60.0, 80.0], "best": [], "lower_is_better": None}
     assert table["metrics"]["best_epoch"]["best"] == []

@@ -29,8 +29,8 @@ from avstudio.tui.widgets.plot import LinePlot, Series
 PALETTE = ("#4EBF71", "#FEA62B", "#57A5E2", "#D17E92", "#B48EAD", "#88C0D0")
 """Curve colours, one per compared checkpoint (train loss is drawn in a dimmer twin)."""
 
-KEY_METRICS = ("ssim", "mae")
-"""Held-out metrics shown in the table (the mapper's, matched by suffix)."""
+KEY_METRICS = ("polarity_bacc", "mae")
+"""Test-block metrics shown in the table (the painter's, matched by suffix)."""
 
 NOT_COMPARED = frozenset({"best_epoch"})
 """Summary numbers that are not a quality (no "better" to mark)."""
@@ -50,9 +50,9 @@ def created_label(created: str | None) -> str:
 
 
 def metric_key(metrics: dict[str, float], suffix: str) -> str | None:
-    """The metric named ``suffix``, preferring the mapper's (``evaluation.mapper.ssim``...)."""
+    """The metric named ``suffix``, preferring the painter's (``painter.mae``...)."""
     names = [k for k in metrics if k == suffix or k.endswith("." + suffix)]
-    mapper = [k for k in names if ".mapper." in f".{k}" or k.startswith("mapper.")]
+    mapper = [k for k in names if ".painter." in f".{k}" or k.startswith("painter.")]
     return (mapper or names or [None])[0]
 
 
@@ -84,7 +84,7 @@ def metrics_table(table: dict[str, Any]) -> Table | Text:
     for metric, row in table["metrics"].items():
         if metric in NOT_COMPARED:
             continue
-        arrow = "↓" if row["lower_is_better"] else "↑"
+        arrow = {True: "↓", False: "↑"}.get(row["lower_is_better"], "")
         cells = []
         for k, value in enumerate(row["values"]):
             if k in row["best"]:
@@ -153,7 +153,7 @@ class CheckpointsScreen(Screen):
             yield Static(id="compare-metrics")
             yield Label("loss per epoch", classes="section-title")
             yield LinePlot(id="loss-plot")
-            yield Label("held-out frames: true | mean frame | checkpoints", classes="section-title")
+            yield Label("test-block frames: true | mean frame | checkpoints", classes="section-title")
             yield Static("", id="preview-status", markup=False)
             yield PreviewGrid(id="preview")
         yield Footer(compact=True, show_command_palette=False)
@@ -212,7 +212,7 @@ class CheckpointsScreen(Screen):
                 name,
                 model,
                 fmt.number(train.get("lr")) if train.get("lr") is not None else "",
-                fmt.number(info.metrics.get("best_val_loss")),
+                fmt.number(info.metrics.get("selection_loss", info.metrics.get("best_val_loss"))),
                 *[fmt.number(info.metrics.get(key)) for _, key in metric_cols],
                 created_label(info.created),
                 key=info.name,
@@ -267,7 +267,7 @@ class CheckpointsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
     def load_previews(self, infos: list[Any]) -> None:
-        """Worker: paint held-out frames with each checkpoint (opens weights, runs the mapper)."""
+        """Worker: paint the test block with each checkpoint (opens weights, runs the painter)."""
         try:
             from avstudio.evaluate.preview import preview_frames
 
