@@ -47,8 +47,10 @@ def bench(video: Path, root: Path) -> dict:
     with ws.store.read("evaluate") as g:
         report = json.loads(g.attrs["report"])
     stages = {k: round(v, 2) for k, v in secs.items()}
+    backend = ws.manifest.get("render.backend")
     ws.manifest.set("render.backend", "decoder")  # the reference, painted in the same run
     run(Workspace(root), ("paint",), on_event=on_event)
+    ws.manifest.set("render.backend", backend)  # a kept workspace is left as the template made it
     return {"video": video.name, "stages_s": stages, "total_s": round(total, 2), "frames": painted,
             "paint_x_realtime": round(painted / fps / stages["paint"], 1),
             "retrieval_vs_decoder_time": round(stages["paint"] / secs["paint"], 2), "report": report}

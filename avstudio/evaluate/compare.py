@@ -27,9 +27,13 @@ def _same(values: list[Any]) -> bool:
     return all(json.dumps(v, sort_keys=True, default=str) == first for v in values[1:])
 
 
-def _metric_key(name: str) -> tuple[int, str]:
-    last = name.rsplit(".", 1)[-1]  # "mapper.ssim" sits with "mean_frame.ssim"
-    return (_METRIC_ORDER.index(last) if last in _METRIC_ORDER else len(_METRIC_ORDER), name)
+_CANDIDATES = ("painter", *BASELINES)
+
+
+def _metric_key(name: str) -> tuple[int, int, str]:
+    who, _, last = name.rpartition(".")  # "painter.mae" sits with "mean_frame.mae", the painter first
+    return (_METRIC_ORDER.index(last) if last in _METRIC_ORDER else len(_METRIC_ORDER),
+            _CANDIDATES.index(who) if who in _CANDIDATES else len(_CANDIDATES), name)
 
 
 def compare_table(infos: list) -> dict[str, Any]:

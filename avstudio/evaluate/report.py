@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from avstudio.evaluate.metrics import grey, mean_brightness
+from avstudio.painter.polarity import balanced_accuracy
 
 _CHUNK = 32  # frames per vectorised pixel step
 _READ_CHUNK = 256  # frames read per slice from a sliceable (h5py dataset)
@@ -67,6 +68,8 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 2:
         return math.nan
     x, y = x - x.mean(), y - y.mean()
+    if np.ptp(x) <= 1e-6 * (1.0 + float(np.abs(x).max())) or np.ptp(y) <= 1e-6 * (1.0 + float(np.abs(y).max())):
+        return 0.0  # constant up to rounding (a constant frame's brightness summed in chunks)
     den = math.sqrt(float(x @ x) * float(y @ y))
     if den <= 1e-12 * len(x):
         return 0.0
@@ -142,31 +145,6 @@ def frame_polarity(frames_or_brightness: np.ndarray, *, threshold: float = 128.0
     else:
         brightness = mean_brightness(x)
     return np.where(brightness >= threshold, 1, -1).astype(np.int8)
-
-
-def balanced_accuracy(pred: np.ndarray, true: np.ndarray) -> float:
-    """Mean over the classes present in ``true`` of the recall of that class.
-
-    Unlike plain accuracy, a predictor that always answers the majority class
-    scores ``1 / n_classes``.
-
-    Parameters
-    ----------
-    pred, true : np.ndarray [shape=(n,)]
-        Labels (e.g. +1/-1 polarities).
-
-    Returns
-    -------
-    float
-        0..1; nan for no labels.
-    """
-    pred, true = np.asarray(pred), np.asarray(true)
-    if pred.shape != true.shape:
-        raise ValueError(f"label arrays differ in shape: {pred.shape} vs {true.shape}")
-    if true.size == 0:
-        return math.nan
-    recalls = [float(np.mean(pred[true == c] == c)) for c in np.unique(true)]
-    return float(np.mean(recalls))
 
 
 def frame_change(frames: np.ndarray) -> np.ndarray:

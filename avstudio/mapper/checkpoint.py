@@ -537,7 +537,8 @@ def _load_arrays(path: Path, name: str, label: str) -> dict[str, np.ndarray]:
         raise ModelError(f"checkpoint {name}: {label} is corrupted ({reason})", hint=_RETRAIN) from exc
 
 
-def _check_encoder(name: str, config: Mapping[str, Any], role: str, expected: tuple[str, int]) -> None:
+def check_encoder(name: str, config: Mapping[str, Any], role: str, expected: tuple[str, int]) -> None:
+    """Refuse a checkpoint whose ``role`` (audio or image) encoder is not ``expected`` ``(name, dim)`` (one line)."""
     record = (config.get("encoders") or {}).get(role)
     want_name, want_dim = str(expected[0]), int(expected[1])
     if not isinstance(record, Mapping):
@@ -617,9 +618,9 @@ def load_checkpoint(
     if isinstance(config, str):
         raise ModelError(f"checkpoint {label}: {config}", hint=_RETRAIN)
     if expect_audio is not None:
-        _check_encoder(label, config, "audio", expect_audio)
+        check_encoder(label, config, "audio", expect_audio)
     if expect_image is not None:
-        _check_encoder(label, config, "image", expect_image)
+        check_encoder(label, config, "image", expect_image)
     state_dict = _load_arrays(path / MODEL_FILE, label, MODEL_FILE)
     _check_shapes(label, config, state_dict)
     extras = _load_arrays(path / EXTRAS_FILE, label, EXTRAS_FILE) if (path / EXTRAS_FILE).exists() else {}

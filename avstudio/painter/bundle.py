@@ -123,14 +123,10 @@ class Painter:
 
     def check_encoders(self, audio: tuple[str, int], image: tuple[str, int]) -> None:
         """Refuse embeddings of other encoders than the painter was trained on (one line)."""
-        for kind, (want, dim) in (("audio", audio), ("image", image)):
-            have = self.encoder(kind)
-            if (have["name"], int(have["dim"])) != (want, int(dim)):
-                spelling = "builtin" if str(have["name"]).startswith("builtin-") else have["name"]
-                raise ModelError(
-                    f"checkpoint {self.name} was trained on {kind} encoder '{have['name']}' ({have['dim']}-d) "
-                    f"but the manifest uses '{want}' ({dim}-d)",
-                    hint=f"retrain with `avstudio run train`, or set encoders.{kind} back to '{spelling}'")
+        from avstudio.mapper.checkpoint import check_encoder
+
+        check_encoder(self.name, self.config, "audio", audio)
+        check_encoder(self.name, self.config, "image", image)
 
     def audio_encoder(self, manifest: Any) -> Any:
         """The audio encoder it was trained with, restored (fitted state included)."""

@@ -26,9 +26,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
+import math
 
-from avstudio.evaluate.report import balanced_accuracy
+import numpy as np
 
 LIGHT, DARK = 1, -1
 NOVELTY_RATE = 5.0
@@ -228,15 +228,36 @@ def flip_at(changes: np.ndarray, *, start: int, stop: int, initial: int) -> np.n
 
 def hysteresis(prob: np.ndarray, *, initial: int | None = None, high: float = 0.65, low: float = 0.35) -> np.ndarray:
     """Polarity [shape=(n,), int8] from a light probability, keeping the state between ``low`` and ``high``."""
-    out = np.empty(len(prob), np.int8)
-    current = initial if initial is not None else (LIGHT if len(prob) and prob[0] >= 0.5 else DARK)
-    for i, p in enumerate(prob):
-        if p > high:
-            current = LIGHT
-        elif p < low:
-            current = DARK
-        out[i] = current
-    return out
+    from avstudio.render.polarity import track_polarity
+
+    if initial is None:
+        initial = LIGHT if len(prob) and prob[0] >= 0.5 else DARK
+    return track_polarity(prob, light_above=high, dark_below=low, initial=initial)
+
+
+def balanced_accuracy(pred: np.ndarray, true: np.ndarray) -> float:
+    """Mean over the classes present in ``true`` of the recall of that class.
+
+    Unlike plain accuracy, a predictor that always answers the majority class
+    scores ``1 / n_classes``.
+
+    Parameters
+    ----------
+    pred, true : np.ndarray [shape=(n,)]
+        Labels (e.g. +1/-1 polarities).
+
+    Returns
+    -------
+    float
+        0..1; nan for no labels.
+    """
+    pred, true = np.asarray(pred), np.asarray(true)
+    if pred.shape != true.shape:
+        raise ValueError(f"label arrays differ in shape: {pred.shape} vs {true.shape}")
+    if true.size == 0:
+        return math.nan
+    recalls = [float(np.mean(pred[true == c] == c)) for c in np.unique(true)]
+    return float(np.mean(recalls))
 
 
 def _fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1.0, iters: int = 300) -> np.ndarray:

@@ -81,8 +81,8 @@ class TemporalConfig:
     min_cut_gap_frames: int = _param(3, 0, 1_000_000, "least frames between two onset cuts")
     strength_min: float = _param(0.5, 0.0, 1.0, "img2img strength of non-cut frames at zero onset")
     strength_max: float = _param(1.0, 0.0, 1.0, "img2img strength of non-cut frames at full onset")
-    light_above: float = _param(175.0, 0.0, 255.0, "brightness above which the scene turns light")
-    dark_below: float = _param(80.0, 0.0, 255.0, "brightness below which the scene turns dark")
+    light_above: float = _param(175.0, 0.0, 255.0, "plans from estimated brightness only (a trained painter's polarity head decides instead): brightness above which the scene turns light")
+    dark_below: float = _param(80.0, 0.0, 255.0, "plans from estimated brightness only: brightness below which the scene turns dark")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain ``{name: value}`` (for the manifest and fingerprints)."""

@@ -278,3 +278,22 @@ def test_one_kind_of_scene_turns_the_polarity_head_off_once(tmp_path):
     assert result.exit_code == 0
     said = [e.message for e in events if e.kind == "log" and "polarity head off" in e.message]
     assert len(said) == 1 and "0% light" in said[0]
+
+
+def test_silence_in_the_test_block_is_scored_as_silent(tmp_path):
+    from tests.synthmedia import make_video
+
+    n, seconds = 200, 20.0
+    tf = (np.arange(n) + 0.5) / FPS
+    frames = shadow_play(n, speeds=1.0 + 4.0 * loudness(tf), polarity=np.where(tf > 8.0, 1, -1))
+    t = np.arange(int(seconds * SR)) / SR
+    audio = (0.3 * np.sin(2 * np.pi * np.where(t > 8.0, 330, 220) * t) * loudness(t) * (t < 15.0)).astype(np.float32)
+    ws = _make(tmp_path / "ws", make_video(tmp_path / "quiet.mp4", frames, fps=FPS, audio=audio, audio_sr=SR),
+               **{"train.epochs": 3})
+    result, events = run_all(ws)
+    assert result.exit_code == 0, [e for e in events if e.kind == "stage_failed"]
+    said = [e.message for e in events if e.kind == "log" and e.stage == "evaluate"]
+    assert "the test block has no audible music: scores are on silent frames only" in said
+    subsets = report(ws)["subsets"]
+    assert subsets["music"] == {"n_frames": 0, "rows": {}, "best": {}}
+    assert subsets["silent"]["n_frames"] == 30 and subsets["silent"]["rows"]["painter"]["crispness"] > 0.9

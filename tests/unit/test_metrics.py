@@ -195,9 +195,10 @@ def test_compare_table_prefixed_metrics_and_counts():
     ]
     table = compare_table(infos)
     assert table["params"] == {}
-    assert list(table["metrics"]) == ["mean_frame.brightness_r", "painter.brightness_r", "painter.crispness_error",
-                                      "best_epoch", "n_val"]
+    assert list(table["metrics"]) == ["painter.brightness_r", "mean_frame.brightness_r", "painter.crispness_error",
+                                      "best_epoch", "n_val"]  # by metric, the painter before its baselines
     assert table["metrics"]["painter.brightness_r"]["best"] == [1]
     assert table["metrics"]["painter.crispness_error"]["best"] == [1]  # closer to the truth's crispness
+    assert table["metrics"]["mean_frame.brightness_r"]["best"] == []  # the same baseline for both: not ranked
     assert table["metrics"]["n_val"] == {"values": [60.0, 80.0], "best": [], "lower_is_better": None}
     assert table["metrics"]["best_epoch"]["best"] == []
