@@ -170,28 +170,64 @@ def summary_line(report: dict[str, Any], subset: str = "music") -> str:
             f"(mean frame {rows['mean_frame']['realism_kid']:.3f}), change {p['change_ratio']:.2f}x truth")
 
 
+ARROWS = {"higher": "↑", "lower": "↓", "truth": "≈truth", "one": "≈1"}
+ASCII_ARROWS = {"higher": "higher", "lower": "lower", "truth": "~truth", "one": "~1"}
+"""Directions for pictures (the Hershey font draws ASCII only)."""
+
+
+def evaluation_cells(report: dict[str, Any], subset: str, *,
+                     arrows: dict[str, str] = ARROWS) -> tuple[list[str], list[list[str]], list[list[bool]]]:
+    """One subset of the report as a table: header, rows of cells, and which cells are the best.
+
+    Returns
+    -------
+    header : list of str
+        ``["", metric...]``; the second row of ``rows`` holds each metric's direction.
+    rows : list of list of str
+        Direction row, one row per candidate (painter first), then the truth's own values.
+    best : list of list of bool
+        Same shape as ``rows``: True where the value is the best for its metric.
+    """
+    from avstudio.evaluate.report import METRICS
+
+    entry = report["subsets"][subset]
+    found = entry.get("rows", {})
+    order = ("painter",) + BASELINES
+    rows = [["better is"] + [arrows[better] for _, better in METRICS.values()]]
+    best = [[False] * len(rows[0])]
+    for who in sorted(found, key=lambda w: order.index(w) if w in order else len(order)):
+        rows.append([who] + [_cell(found[who][m]) for m in METRICS])
+        best.append([False] + [who in entry["best"].get(m, []) for m in METRICS])
+    truth = found.get("painter", {})
+    rows.append(["truth"] + [_cell(truth["truth_" + m]) if f"truth_{m}" in truth else "" for m in METRICS])
+    best.append([False] * len(rows[0]))
+    return [""] + list(METRICS), rows, best
+
+
+def _cell(value: float) -> str:
+    """Three decimals; small non-zero values (flicker) in scientific notation so they stay visible."""
+    return f"{value:.1e}" if value and abs(value) < 0.005 else f"{value:.3f}"
+
+
+def block_title(report: dict[str, Any], subset: str) -> str:
+    """``test block 76.5-90.0 s, music frames: 202``."""
+    lo, hi = report["block"]
+    entry = report["subsets"][subset]
+    return (f"test block {lo / report['fps']:.1f}-{hi / report['fps']:.1f} s, {subset} frames: {entry['n_frames']}"
+            + ("" if entry.get("rows") else " (too few to score)"))
+
+
 def evaluation_table(report: dict[str, Any]) -> list[str]:
     """The report as text lines: one table per subset (music, silent), a row per candidate,
     a column per metric, ``*`` on the best value of each metric (never a blended score)."""
-    from avstudio.evaluate.report import METRICS
-
     lines = []
     for subset, entry in report["subsets"].items():
-        rows = entry.get("rows", {})
-        lo, hi = report["block"]
-        lines.append(f"\ntest block {lo / report['fps']:.1f}-{hi / report['fps']:.1f} s, {subset} frames: "
-                     f"{entry['n_frames']}" + ("" if rows else " (too few to score)"))
-        if not rows:
+        lines.append("\n" + block_title(report, subset))
+        if not entry.get("rows"):
             continue
-        arrows = {"higher": "↑", "lower": "↓", "truth": "≈truth", "one": "≈1"}
-        lines.append(f"{'':<16}" + "".join(f"{name:>14}" for name in METRICS))
-        lines.append(f"{'':<16}" + "".join(f"{arrows[better]:>14}" for _, better in METRICS.values()))
-        for who in sorted(rows, key=lambda w: (("painter",) + BASELINES).index(w) if w in BASELINES + ("painter",) else 99):
-            values = rows[who]
-            cells = [f"{values[m]:.3f}" + ("*" if who in entry["best"].get(m, []) else " ") for m in METRICS]
-            lines.append(f"{who:<16}" + "".join(f"{c:>14}" for c in cells))
-        painter = rows.get("painter", {})
-        lines.append(f"{'truth':<16}" + "".join(
-            f"{painter.get('truth_' + m, float('nan')) if m in ('crispness', 'flicker') else float('nan'):>13.3f} "
-            if m in ("crispness", "flicker") else f"{'':>14}" for m in METRICS))
+        header, rows, best = evaluation_cells(report, subset)
+        lines.append(f"{'':<16}" + "".join(f"{name:>14}" for name in header[1:]))
+        for row, marks in zip(rows, best):
+            cells = [c + ("*" if m else " ") for c, m in zip(row[1:], marks[1:])]
+            lines.append(f"{row[0]:<16}" + "".join(f"{c:>14}" for c in cells))
     return lines

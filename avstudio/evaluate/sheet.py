@@ -303,6 +303,37 @@ def loss_plot(
     return img
 
 
+# --------------------------------------------------------------------------- table
+
+
+def table_image(title: str, header: Sequence[str], rows: Sequence[Sequence[str]],
+                marked: Sequence[Sequence[bool]], *, scale: float = _SMALL_SCALE) -> np.ndarray:
+    """A table of text drawn as an image: a title, a header row, rows; marked cells in green.
+
+    Returns
+    -------
+    np.ndarray [shape=(h, w, 3), uint8]
+    """
+    table = [list(header)] + [list(r) for r in rows]
+    widths = [max(_text_size(str(r[k]), scale)[0] for r in table) + 2 * _PAD for k in range(len(header))]
+    line = _text_size("Ag", scale)[1] + _GAP
+    width = max(sum(widths) + 2 * _PAD, _text_size(title, _FONT_SCALE)[0] + 2 * _PAD)
+    img = np.empty((line * (len(table) + 2) + 2 * _PAD, width, 3), dtype=np.uint8)
+    img[:] = BACKGROUND
+    _put(img, title, _PAD, _PAD)
+    for i, row in enumerate(table):
+        x, y = _PAD, _PAD + line * (i + 1) + _GAP
+        for k, cell in enumerate(row):
+            good = i > 0 and marked[i - 1][k]
+            color = PALETTE[2] if good else (AXES if i == 0 else FOREGROUND)
+            text = f"{cell}*" if good else str(cell)
+            right = k > 0  # numbers right-aligned, names left
+            tx = x + widths[k] - _PAD - _text_size(text, scale)[0] if right else x + _PAD
+            _put(img, text, tx, y, scale=scale, color=color)
+            x += widths[k]
+    return img
+
+
 # --------------------------------------------------------------------------- output
 
 

@@ -36,8 +36,9 @@ class EvaluateStage(Stage):
         return [ws.layout.outputs / "evaluation.png"]
 
     def run(self, ctx: StageContext) -> None:
-        from avstudio.evaluate.holdout import evaluate_painter, summary_line
-        from avstudio.evaluate.sheet import contact_sheet, write_png
+        from avstudio.evaluate.holdout import (ASCII_ARROWS, block_title, evaluate_painter, evaluation_cells,
+                                               summary_line)
+        from avstudio.evaluate.sheet import compose, contact_sheet, table_image, write_png
         from avstudio.painter.data import onsets, output_size
 
         ws = ctx.ws
@@ -58,5 +59,9 @@ class EvaluateStage(Stage):
         tmp.write_text(text + "\n")
         os.replace(tmp, painter.path / "evaluation.json")
         sheet = contact_sheet(preview, row_labels=[f"t={r / painter.fps:.2f}s" for r in report["preview"]])
+        for subset, entry in report["subsets"].items():
+            if entry.get("rows"):
+                sheet = compose(sheet, table_image(block_title(report, subset),
+                                                     *evaluation_cells(report, subset, arrows=ASCII_ARROWS)))
         png = write_png(self.outputs(ws)[0], sheet)
         ctx.log(f"wrote {png.relative_to(ws.root)} (test block: true | mean frame | painted)")
