@@ -170,7 +170,8 @@ class Painter:
         start, stop : int
             The frames to plan (e.g. the test block).
         initial_polarity : {1, -1}, optional
-            The known scene polarity just before ``start``.
+            The known scene polarity just before ``start``; default: that of the
+            training video's first frame.
 
         Returns
         -------
@@ -180,6 +181,8 @@ class Painter:
 
         n = len(audio_emb)
         stop = n if stop is None else min(stop, n)
+        if initial_polarity is None:
+            initial_polarity = int(self.arrays["library.polarity"][0])
         pred = self.predict(audio_emb)[start:stop]
         polarity = self.head.predict(audio_emb, fps=self.fps, start=start, stop=stop, initial=initial_polarity)
         onset_n = onset_normalise(onset[:n])[start:stop]

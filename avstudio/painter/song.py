@@ -74,14 +74,12 @@ def paint_song(ws: Any, audio_path: Path, *, checkpoint: str | None, out: Path, 
         emb = embed_audio(encoder, resample(mono, track.sr, encoder.sample_rate), encoder.sample_rate, fps=fps,
                           n_frames=n, n_fit=None, cancel=cancel)
         onset = audio_features(mono, track.sr, fps=fps, n_frames=n)["onset"]
-        if initial_polarity is None:
-            initial_polarity = int(painter.arrays["library.polarity"][0])
         plans = painter.plan(emb, onset, temporal=ws.manifest.params["temporal"], backend=render["backend"],
                              initial_polarity=initial_polarity)
         switches = sum(1 for a, b in zip(plans, plans[1:]) if a.polarity != b.polarity)
         key = fingerprint({"audio": file_identity(audio_path), "checkpoint": painter.name, "n": n,
                            "render": render, "temporal": ws.manifest.params["temporal"], "size": list(size),
-                           "initial": initial_polarity})
+                           "initial": initial_polarity or 0})
         spool = ChunkSpool(ws.layout.state_dir / "resume" / "paint-audio", key)
         log(f"painting {n} frames ({n / fps:.3f} s) at {size[0]}x{size[1]} with {painter.name} "
             f"({render['backend']}; {switches} scene switches, {sum(p.cut for p in plans)} cuts)")
