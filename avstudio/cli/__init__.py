@@ -37,9 +37,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from avstudio.cli import info_cmds, painter_cmds, run_cmds, workspace_cmds
+    from avstudio.cli import info_cmds, painter_cmds, run_cmds, runs_cmds, serve_cmd, workspace_cmds
 
-    for module in (workspace_cmds, run_cmds, painter_cmds, info_cmds):
+    for module in (workspace_cmds, run_cmds, runs_cmds, painter_cmds, info_cmds, serve_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
     try:

@@ -13,26 +13,48 @@ from avstudio.humanize import STATE_ICON, clock, duration, size
 STATE_STYLE = {"fresh": "green", "stale": "yellow", "missing": "blue", "failed": "red", "running": "cyan"}
 
 
-def run_with_sigint(ws, targets, *, force, downstream, reporter, command=None):
-    """Run the pipeline; the first Ctrl-C cancels at the next chunk, a second one aborts."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Each stops a run at the next chunk (stage marked interrupted, lock released); exit 128 + signal."""
+
+
+def _say(message: str) -> None:
+    """Print to stderr unless the terminal is gone (SIGHUP: writing would fail)."""
+    try:
+        click.echo(message, err=True)
+    except OSError:
+        pass
+
+
+def run_with_sigint(ws, targets, *, force, downstream, reporter, command=None, run_id=None):
+    """Run the pipeline; Ctrl-C, SIGTERM or SIGHUP cancel at the next chunk, a second Ctrl-C aborts.
+
+    Returns the runner's result with ``signal`` set to the number of the signal
+    that stopped it (None otherwise).
+    """
     from avstudio.cancel import CancelToken
     from avstudio.pipeline.runner import run as run_pipeline
 
     cancel = CancelToken()
+    received: list[int] = []
 
-    def on_sigint(signum, frame):
-        if cancel.cancelled:
+    def on_signal(signum, frame):
+        if cancel.cancelled and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        received.append(signum)
         cancel.cancel()
-        click.echo("\nstopping at the next chunk (Ctrl-C again to abort)...", err=True)
+        what = "Ctrl-C again to abort" if signum == signal.SIGINT else signal.Signals(signum).name
+        _say(f"\nstopping at the next chunk ({what}); `avstudio run --detach` starts runs that outlive the terminal")
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     try:
-        return run_pipeline(ws, targets, force=force, downstream=downstream,
-                            on_event=reporter, cancel=cancel, command=command)
+        result = run_pipeline(ws, targets, force=force, downstream=downstream,
+                              on_event=reporter, cancel=cancel, command=command, run_id=run_id)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         reporter.close()
+    result.signal = received[0] if received else None
+    return result
 
 
 @click.command()
@@ -40,29 +62,47 @@ def run_with_sigint(ws, targets, *, force, downstream, reporter, command=None):
 @workspace_option
 @click.option("--force", "-f", is_flag=True, help="Rerun the named stages (all if none) even if fresh.")
 @click.option("--downstream", "-d", is_flag=True, help="Also run everything that depends on the named stages.")
+@click.option("--detach", is_flag=True,
+              help="Start the run in its own session and return at once: it outlives the terminal, SSH and the TUI. "
+                   "Output goes to DIR/logs/run-<id>.log; follow with `avstudio attach`, stop with `avstudio stop`.")
+@click.option("--run-id", hidden=True, help="Run id to use (set by --detach for the process it starts).")
 @json_option
-def run(stages: tuple[str, ...], directory: str, force: bool, downstream: bool, as_json: bool) -> None:
+def run(stages: tuple[str, ...], directory: str, force: bool, downstream: bool, detach: bool, run_id: str | None,
+        as_json: bool) -> None:
     """Run the stale stages needed for STAGE... (all stages by default).
 
     Stages whose inputs, params and upstream are unchanged are skipped. Progress
     bars show frames/s and ETA when the terminal is interactive; plain lines
     otherwise; --json prints one event per line. Every run also appends its
-    events to DIR/logs/events.jsonl. Ctrl-C stops cleanly at the next chunk and
-    keeps the previous outputs.
+    events to DIR/logs/events.jsonl. Ctrl-C (or SIGTERM, or SIGHUP when the
+    terminal goes away) stops cleanly at the next chunk and keeps the previous
+    outputs; --detach starts a run that survives all of them.
     """
     from avstudio.cli.reporters import make_reporter
 
     ws = open_workspace(directory)
+    if detach:
+        from avstudio.pipeline.runs import start_detached
+
+        started = start_detached(ws.layout, stages, force=force, downstream=downstream)
+        if as_json:
+            print_json(started)
+        else:
+            click.echo(f"started run {started['run_id']} (pid {started['pid']}) in the background; "
+                       f"log: {started['log']}")
+            click.echo(f"follow: avstudio attach -C {directory}   |   stop: avstudio stop -C {directory}   |   "
+                       f"logs: avstudio logs -C {directory} -f")
+        return
     reporter = make_reporter(as_json=as_json, interactive=interactive())
-    result = run_with_sigint(ws, stages, force=force, downstream=downstream, reporter=reporter)
+    result = run_with_sigint(ws, stages, force=force, downstream=downstream, reporter=reporter, run_id=run_id)
     if not as_json:
         if result.interrupted:
-            click.echo("interrupted: the stage was marked interrupted; earlier outputs are intact", err=True)
+            _say("interrupted: the stage was marked interrupted; earlier outputs are intact")
         elif result.failed:
-            click.echo(f"failed: {', '.join(result.failed)} (see `avstudio status -C {directory}`)", err=True)
+            _say(f"failed: {', '.join(result.failed)} (see `avstudio status -C {directory}`)")
         elif not result.ran:
             click.echo("nothing to do: every stage is fresh")
-    raise SystemExit(result.exit_code)
+    raise SystemExit(128 + result.signal if result.interrupted and result.signal else result.exit_code)
 
 
 @click.command()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 import traceback
-import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -23,6 +22,7 @@ from avstudio.pipeline.events import (
     StageStarted,
 )
 from avstudio.pipeline.fingerprint import fingerprint
+from avstudio.pipeline.runs import new_run_id
 from avstudio.pipeline.stage import StageContext
 from avstudio.workspace.lock import WorkspaceLock
 from avstudio.workspace.state import update_stage
@@ -37,6 +37,8 @@ class RunResult:
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     interrupted: bool = False
+    signal: int | None = None
+    """The signal that stopped the run (set by the CLI), if any."""
 
     @property
     def exit_code(self) -> int:
@@ -54,6 +56,7 @@ def run(
     on_event: Callable[[Event], None] = lambda e: None,
     cancel: CancelToken | None = None,
     command: str | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run the stages needed for ``targets`` (all stages if empty).
 
@@ -71,6 +74,8 @@ def run(
     cancel : CancelToken, optional
         Checked between stages and by stages per chunk; a cancelled stage is
         marked interrupted and its previous output is left intact.
+    run_id : str, optional
+        The run's id (a detached run gets it from the process that started it).
 
     Raises
     ------
@@ -81,11 +86,11 @@ def run(
     deps = ws.deps
     order = graph.plan(deps, targets, downstream=downstream)
     to_force = graph.forced(deps, targets, force=force, downstream=downstream)
+    run_id = run_id or new_run_id()
     lock = WorkspaceLock(ws.layout.lock_file)
-    lock.acquire(command=command)
+    lock.acquire(command=command, run_id=run_id)
     ws.layout.ensure_dirs()
     log = EventLogWriter(ws.layout.event_log)
-    run_id = uuid.uuid4().hex[:12]
     result = RunResult()
     started = time.monotonic()
 

@@ -7,14 +7,11 @@ hand plain data (or messages) to the screen.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 from pathlib import Path
 from typing import Any, Callable
 
 from textual.message_pump import MessagePump
 
-from avstudio.errors import LockError
 from avstudio.pipeline.eventlog import EventLogFollower
 from avstudio.pipeline.events import Event, Log
 from avstudio.tui.messages import PipelineEvent
@@ -83,32 +80,3 @@ def other_process(holder: dict[str, Any] | None) -> bool:
     return bool(holder) and holder.get("pid") != os.getpid()
 
 
-def interrupt_holder(holder: dict[str, Any]) -> int:
-    """Ask a headless run to stop at its next chunk (SIGINT, as Ctrl-C in its terminal would).
-
-    Returns
-    -------
-    int
-        The pid signalled.
-
-    Raises
-    ------
-    LockError
-        The holder runs on another host, or has no pid, or is already gone.
-    """
-    pid = holder.get("pid")
-    host = holder.get("host")
-    if not isinstance(pid, int) or pid <= 0:
-        raise LockError("the run holding the lock did not record its pid",
-                        hint="stop it from its own terminal with Ctrl-C")
-    if host and host != socket.gethostname():
-        raise LockError(f"the run (pid {pid}) is on another host: {host}",
-                        hint=f"stop it there: ssh {host} kill -INT {pid}")
-    try:
-        os.kill(pid, signal.SIGINT)
-    except ProcessLookupError:
-        raise LockError(f"the run (pid {pid}) has already ended") from None
-    except PermissionError:
-        raise LockError(f"not allowed to signal pid {pid}",
-                        hint="it belongs to another user; stop it from its own terminal") from None
-    return pid

@@ -1,10 +1,13 @@
-"""One writer at a time: an advisory ``flock`` on ``.avstudio/lock``.
+"""One writer at a time: an advisory ``flock`` on ``.avstudio/lock``, taken by writers only.
 
 The kernel drops the lock when the holder dies (crash, ``kill -9``, lost SSH
-session), so a stale lock never blocks anyone. The file also holds a JSON
-description of the holder (pid, host, command, current stage) for messages
-and for the TUI, which attaches to a headless run instead of starting a second
-writer.
+session), so a stale lock never blocks anyone. Readers (``status``, the TUI,
+``attach``) never touch the lock: the writer describes itself (pid, host,
+command, run id, current stage) in ``.avstudio/holder.json``, replaced
+atomically, and removes it before it unlocks. A reader that finds the file of
+a process that is gone (``kill -9``) treats the workspace as free. So any
+number of readers polling can never make a writer fail to start (the old
+scheme had readers take a shared lock, which a starting writer could hit).
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ class WorkspaceLock:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.holder_path = holder_file(path)
         self._fd: int | None = None
         self._info: dict[str, Any] = {}
 
-    def acquire(self, *, command: str | None = None) -> None:
+    def acquire(self, *, command: str | None = None, run_id: str | None = None) -> None:
         """Take the lock or raise :class:`LockError` naming the holder."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -55,6 +59,7 @@ class WorkspaceLock:
             "host": socket.gethostname(),
             "started": time.time(),
             "command": command or " ".join(["avstudio", *sys.argv[1:]]),
+            "run_id": run_id,
             "stage": None,
         }
         self._write()
@@ -66,14 +71,14 @@ class WorkspaceLock:
 
     def _write(self) -> None:
         assert self._fd is not None
-        data = json.dumps(self._info).encode()
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, data, 0)
+        tmp = self.holder_path.with_name(f".{self.holder_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self._info))
+        os.replace(tmp, self.holder_path)
 
     def release(self) -> None:
         if self._fd is None:
             return
-        os.ftruncate(self._fd, 0)
+        self.holder_path.unlink(missing_ok=True)  # before unlocking: a new writer's file is never removed
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
@@ -86,25 +91,38 @@ class WorkspaceLock:
         self.release()
 
 
+def holder_file(lock_path: Path) -> Path:
+    """Where the writer holding ``lock_path`` describes itself."""
+    return Path(lock_path).with_name("holder.json")
+
+
 def read_holder(path: Path) -> dict[str, Any] | None:
-    """The description of the process holding the lock, or None if nobody holds it."""
+    """The description of the process holding the lock ``path``, or None if nobody holds it.
+
+    Reads ``holder.json`` only (never the lock); a holder on this host whose
+    process is gone counts as nobody.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+        holder = json.loads(holder_file(path).read_text() or "{}")
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(holder, dict):
+        return {}
+    if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int) and not _alive(holder["pid"]):
+        return None
+    return holder
+
+
+def _alive(pid: int) -> bool:
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raw = os.pread(fd, 65536, 0)
-            try:
-                return json.loads(raw.decode() or "{}")
-            except ValueError:
-                return {}
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def describe(holder: dict[str, Any]) -> str:

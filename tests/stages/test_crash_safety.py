@@ -10,6 +10,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from avstudio.workspace.lock import read_holder
 from avstudio.workspace.workspace import Workspace
@@ -61,13 +62,16 @@ def test_sigkill_mid_stage_leaves_store_readable_and_earlier_outputs_intact(make
         assert ex["frames"].shape == (360, 48, 64, 3)
 
 
-def test_ctrl_c_stops_at_next_chunk_and_marks_interrupted(make_ws, long_clip):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_ctrl_c_sigterm_and_sighup_stop_at_next_chunk_and_mark_interrupted(make_ws, long_clip, sig):
     ws, frames_before = prepared(make_ws, long_clip)
     proc = start_run(ws)
     wait_for_progress(proc, "extract")
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig  # 130, 143, 129 as shells report them
+    assert "avstudio run --detach" in err
+    assert read_holder(ws.layout.lock_file) is None
     events = [json.loads(line) for line in out.splitlines()]
     failed = [e for e in events if e["event"] == "stage_failed"]
     assert failed and failed[0]["stage"] == "extract" and failed[0]["interrupted"] is True

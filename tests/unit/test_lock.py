@@ -51,3 +51,33 @@ def test_lock_of_a_killed_process_is_released(tmp_path):
     assert read_holder(path) is None
     with WorkspaceLock(path):
         pass
+
+
+def test_readers_polling_never_make_a_writer_fail_to_start(tmp_path):
+    """3000 writer starts while two other processes poll the holder as status and the TUI do."""
+    path = tmp_path / "lock"
+    stop = tmp_path / "stop"
+    code = (
+        "import sys; from pathlib import Path; from avstudio.workspace.lock import read_holder;"
+        f"p, stop = Path({str(path)!r}), Path({str(stop)!r}); n = 0\n"
+        "while not stop.exists():\n    read_holder(p); n += 1\n"
+        "print(n)"
+    )
+    readers = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        time.sleep(0.5)  # let the readers start polling
+        failed = 0
+        for _ in range(3000):
+            lock = WorkspaceLock(path)
+            try:
+                lock.acquire(command="avstudio run")
+            except LockError:
+                failed += 1
+                continue
+            lock.set_stage("extract")
+            lock.release()
+    finally:
+        stop.write_text("")
+        polls = [int(r.communicate(timeout=30)[0]) for r in readers]
+    assert failed == 0
+    assert min(polls) > 100  # the readers really were polling meanwhile

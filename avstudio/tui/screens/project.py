@@ -22,7 +22,8 @@ from avstudio.cancel import CancelToken
 from avstudio.errors import AvStudioError, LockError
 from avstudio.pipeline.events import Event, Log, Progress
 from avstudio import humanize as fmt
-from avstudio.tui.bridge import event_poster, interrupt_holder, other_process, read_history
+from avstudio.pipeline.runs import request_stop
+from avstudio.tui.bridge import event_poster, other_process, read_history
 from avstudio.tui.messages import HistoryLoaded, PipelineEvent, StatusRefreshed
 from avstudio.tui.screens.dialogs import ConfirmScreen, ErrorScreen
 from avstudio.tui.widgets.header import ProjectHeader
@@ -397,7 +398,7 @@ class ProjectScreen(Screen):
             self.notify("stopping at the next chunk…")
         elif self.headless and self.holder:
             try:
-                pid = interrupt_holder(self.holder)
+                pid = request_stop(self.holder)
             except LockError as exc:
                 self.app.push_screen(ErrorScreen("cannot stop the run", exc.one_line()))
                 return
