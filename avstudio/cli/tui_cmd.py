@@ -14,10 +14,11 @@ def tui(directory: str, device: str | None) -> None:
     """Open the terminal UI on the workspace in DIRECTORY (default: here).
 
     \b
-    Stage table with states and why, live progress and logs, runs in the
-    background (r run, f force, d downstream, a all stale, x cancel), stage
-    details (enter), checkpoints (c), the manifest in $EDITOR (e), help (?).
-    A run started with `avstudio run` in another terminal is followed live.
+    Stage table with states and why, live progress and logs, runs as their own
+    processes that outlive the TUI and the SSH session (r run, f force,
+    d downstream, a all stale, x stop), stage details (enter), checkpoints (c),
+    the manifest in $EDITOR (e), help (?); q leaves, the run goes on. A run
+    started with `avstudio run` in another terminal is followed live.
     Works over SSH at 80x24 with the keyboard only.
     """
     from avstudio.workspace.workspace import Workspace

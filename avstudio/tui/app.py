@@ -35,6 +35,10 @@ class AvStudioApp(App[None]):
         The device label for the header; detected (without importing torch here) when None.
     poll_interval : float
         Seconds between looks at the lock and the event log (following a headless run).
+    detach : bool
+        Start runs as their own processes (``avstudio run --detach``), so they outlive
+        the TUI, the terminal and SSH; ``q`` then just leaves. False runs them in a
+        thread of this process (a run started here then ends with the TUI; ``q`` asks).
     """
 
     CSS_PATH = "app.tcss"
@@ -44,12 +48,14 @@ class AvStudioApp(App[None]):
         Binding("question_mark", "help", "Help", id="app.help", key_display="?",
                 tooltip="The keys of this screen and what stage states mean"),
         Binding("q", "quit_app", "Quit", id="app.quit",
-                tooltip="Leave the TUI (asks first while a run started here is in progress)"),
+                tooltip="Leave the TUI (a run keeps going; stop it first with x)"),
     ]
 
-    def __init__(self, ws: Workspace, *, device: str | None = None, poll_interval: float = 0.2) -> None:
+    def __init__(self, ws: Workspace, *, device: str | None = None, poll_interval: float = 0.2,
+                 detach: bool = True) -> None:
         super().__init__()
         self.ws = ws
+        self.detach = detach
         self.device = device
         self.poll_interval = poll_interval
         self.device_label = device or "…"
@@ -85,7 +91,11 @@ class AvStudioApp(App[None]):
 
     def action_quit_app(self) -> None:
         project = self.project_screen
-        if project.own_run:
+        if project.headless and project.holder:
+            run_id = project.holder.get("run_id") or f"pid {project.holder.get('pid')}"
+            self.exit(message=f"run {run_id} goes on in the background; follow it with `avstudio attach -C "
+                              f"{self.ws.root}`, stop it with `avstudio stop -C {self.ws.root}`")
+        elif project.own_run:
             self.push_screen(
                 ConfirmScreen("Quit?", "A run started here is in progress. Stop it (at the next chunk; "
                               "earlier outputs are kept) and quit?", yes="Stop and quit"),

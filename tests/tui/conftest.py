@@ -190,6 +190,7 @@ def make_app(ws_dir: Path, **kwargs):
 
     kwargs.setdefault("device", "cpu")
     kwargs.setdefault("poll_interval", 0.05)
+    kwargs.setdefault("detach", False)  # the fake stages exist in this process only
     return AvStudioApp(Workspace(ws_dir), **kwargs)
 
 

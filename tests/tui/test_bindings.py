@@ -73,3 +73,29 @@ async def test_the_real_sonify_pipeline_runs_from_the_tui(tmp_path, clip):
         await wait_for(pilot, lambda: screen.log_pane.stage == "extract")
         assert "12 frames (1.000 s), audio: none" in screen.log_pane.shown_text()
     assert (ws_dir / "outputs" / "sonified.wav").stat().st_size > 44100 * 2 * 2
+
+
+async def test_a_run_started_from_the_tui_is_its_own_process_and_outlives_the_tui(tmp_path, clip):
+    import os
+    import time
+
+    from avstudio.workspace.create import create_workspace
+    from avstudio.workspace.lock import read_holder
+    from avstudio.workspace.workspace import Workspace
+
+    ws_dir = create_workspace(tmp_path / "real", template="sonify", video=clip).root
+    lock = Workspace(ws_dir).layout.lock_file
+    app = make_app(ws_dir, detach=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.project_screen
+        await wait_for(pilot, lambda: screen.ready)
+        await tap(pilot, "a")
+        await wait_for(pilot, lambda: screen.headless, what="the detached run")
+        holder = read_holder(lock)
+        assert holder["pid"] != os.getpid() and os.getsid(holder["pid"]) != os.getsid(0)
+        await tap(pilot, "q")  # just leaves: no question, the run goes on
+    assert app.return_code in (0, None)
+    deadline = time.time() + 60
+    while read_holder(lock) is not None and time.time() < deadline:
+        time.sleep(0.05)
+    assert {s.state for s in Workspace(ws_dir).status()} == {"fresh"}

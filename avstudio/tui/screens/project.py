@@ -298,6 +298,9 @@ class ProjectScreen(Screen):
             self._set_holder(holder)
             self.notify("another avstudio run holds this workspace; following it", severity="warning")
             return
+        if self.app.detach:
+            self.start_detached_run(targets, force, downstream)
+            return
         self.cancel_token = CancelToken()
         self.cancelling = False
         self._follow_next_stage = True
@@ -306,6 +309,22 @@ class ProjectScreen(Screen):
         self.run_worker_ = self.run_pipeline(targets, force, downstream, self.cancel_token)
         self.header.run = "run from this TUI"
         self.refresh_bindings()
+
+    def start_detached_run(self, targets: tuple[str, ...], force: bool, downstream: bool) -> None:
+        """Start the run as its own process (it outlives this TUI); the timer follows it from the event log."""
+        from avstudio.pipeline.runs import start_detached
+
+        self.progress.show_idle("starting…")
+        self._follow_next_stage = True
+        try:
+            started = start_detached(self.app.ws.layout, targets, force=force, downstream=downstream)
+        except AvStudioError as exc:
+            self.progress.show_idle("not started")
+            self.app.push_screen(ErrorScreen("cannot start the run", exc.one_line()))
+            return
+        self.notify(f"run {started['run_id']} started in the background (pid {started['pid']}); "
+                    "it keeps going if you quit or lose the connection")
+        self.poll_lock_and_log()
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False, description="avstudio run")
     def run_pipeline(self, targets: tuple[str, ...], force: bool, downstream: bool, cancel: CancelToken) -> Any:
