@@ -13,9 +13,11 @@ TORCH  ?= torch==2.13.0
 .PHONY: demo demo-bad-apple test install clean bench
 
 $(STAMP): pyproject.toml
+	@echo "installing avstudio and its dependencies into $(VENV) (a few minutes the first time)..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)" -e ".[neural,test]"
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on "$(TORCH)" -e ".[neural,test]"
 	touch $(STAMP)
+	@echo "installed: run $(BIN)/avstudio, or 'source $(BIN)/activate' to type avstudio"
 
 install: $(STAMP)
 

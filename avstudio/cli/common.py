@@ -33,10 +33,19 @@ def interactive() -> bool:
     return sys.stdout.isatty()
 
 
-def open_workspace(directory: str):
+def open_workspace(directory: str, *, template: str | None = None, command: str | None = None):
+    """Open the workspace in ``directory``; with ``template``, refuse one of another template in one line."""
     from avstudio.workspace.workspace import Workspace
 
-    return Workspace(directory)
+    ws = Workspace(directory)
+    if template and ws.manifest.template != template:
+        from avstudio.errors import ManifestError
+
+        raise ManifestError(
+            f"`avstudio {command}` works on {template} workspaces; {directory} is a {ws.manifest.template} workspace",
+            hint=f"make one with `avstudio init DIR --template {template} --video CLIP`",
+        )
+    return ws
 
 
 class AvGroup(click.Group):
@@ -53,6 +62,11 @@ class AvGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:  # `avstudio status | head`: the reader has what it wanted
+            from avstudio.cli.reporters import silence_stdout
+
+            silence_stdout()
+            ctx.exit(0)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:  # a bug: one line unless debugging
@@ -64,3 +78,35 @@ class AvGroup(click.Group):
                 err=True,
             )
             ctx.exit(1)
+
+
+def complete_stages(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion: the stage names of the workspace in ``-C DIR`` (or here)."""
+    try:
+        from avstudio.workspace.workspace import Workspace
+
+        names = list(Workspace(ctx.params.get("directory") or ".").stages)
+    except Exception:  # noqa: BLE001 - completion must never fail loudly
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def complete_checkpoints(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion: ``best``, ``latest`` and the checkpoint names of the workspace in ``-C DIR``."""
+    try:
+        from pathlib import Path
+
+        from avstudio.mapper.checkpoint import list_checkpoints
+
+        root = Path(ctx.params.get("directory") or ".") / "checkpoints"
+        names = ["best", "latest"] + [i.name for i in list_checkpoints(root)]
+    except Exception:  # noqa: BLE001
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def complete_templates(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion: the workspace templates."""
+    from avstudio.workspace.sections import TEMPLATES
+
+    return [t for t in TEMPLATES if t.startswith(incomplete)]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from avstudio.cli.common import interactive, json_option, open_workspace, print_json, workspace_option
+from avstudio.cli.common import (complete_checkpoints, interactive, json_option, open_workspace, print_json,
+                                 workspace_option)
 
 KEY_METRICS = ("polarity_bacc", "brightness_r", "iou", "mae", "realism_kid", "change_ratio")
 
@@ -15,7 +16,7 @@ KEY_METRICS = ("polarity_bacc", "brightness_r", "iou", "mae", "realism_kid", "ch
 @workspace_option
 @click.option("--audio", "audio", required=True, type=click.Path(path_type=str),
               help="Audio to paint: wav/flac/ogg/mp3, or a video file's soundtrack.")
-@click.option("--checkpoint", help="Checkpoint name, 'best' or 'latest' (default: paint.checkpoint).")
+@click.option("--checkpoint", shell_complete=complete_checkpoints, help="Checkpoint name, 'best' or 'latest' (default: paint.checkpoint).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=str),
               help="Output video (default: outputs/painted-<audio name>.mp4).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Paint at most N frames (quick tests).")
@@ -36,7 +37,7 @@ def paint(directory: str, audio: str, checkpoint: str | None, out: str | None, m
     from avstudio.painter.song import paint_song
     from avstudio.workspace.lock import WorkspaceLock
 
-    ws = open_workspace(directory)
+    ws = open_workspace(directory, template="bad-apple", command="paint")
     target = Path(out) if out else ws.layout.outputs / f"painted-{Path(audio).stem}.mp4"
     reporter = make_reporter(as_json=as_json, interactive=interactive())
     lock = WorkspaceLock(ws.layout.lock_file)
@@ -69,7 +70,7 @@ def checkpoints(directory: str, as_json: bool) -> None:
     from avstudio.evaluate.holdout import evaluation_table
     from avstudio.mapper.checkpoint import EVALUATION_FILE, list_checkpoints
 
-    ws = open_workspace(directory)
+    ws = open_workspace(directory, template="bad-apple", command="checkpoints")
     infos = list_checkpoints(ws.layout.checkpoints)
     if as_json:
         print_json([i.to_dict() if hasattr(i, "to_dict") else vars(i) for i in infos])
@@ -101,7 +102,7 @@ def checkpoints(directory: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("names", nargs=-1, required=True, metavar="A B [...]")
+@click.argument("names", nargs=-1, required=True, metavar="A B [...]", shell_complete=complete_checkpoints)
 @workspace_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=str),
               help="Contact-sheet PNG (default: outputs/compare.png).")
@@ -119,7 +120,7 @@ def compare(names: tuple[str, ...], directory: str, out: str | None, as_json: bo
 
     if len(names) < 2:
         raise ModelError("compare needs at least two checkpoints", hint="see `avstudio checkpoints` for names")
-    ws = open_workspace(directory)
+    ws = open_workspace(directory, template="bad-apple", command="compare")
     infos = [pick_checkpoint(ws.layout.checkpoints, n) for n in names]
     table = compare_table(infos)
     png = write_comparison(ws, infos, Path(out) if out else ws.layout.outputs / "compare.png")

@@ -116,7 +116,45 @@ class RichReporter:
         self.progress.stop()
 
 
+class Quiet:
+    """Wraps a reporter so a closed pipe (``avstudio run | head``) or a vanished terminal (SIGHUP) never
+    raises into the run: output stops, the run goes on."""
+
+    def __init__(self, reporter: Any) -> None:
+        self.reporter = reporter
+        self.gone = False
+
+    def __call__(self, event: Event) -> None:
+        if self.gone:
+            return
+        try:
+            self.reporter(event)
+        except OSError:  # BrokenPipeError, EIO from a closed terminal
+            self.gone = True
+            silence_stdout()
+
+    def close(self) -> None:
+        if not self.gone:
+            try:
+                self.reporter.close()
+            except OSError:
+                silence_stdout()
+
+
+def silence_stdout() -> None:
+    """Point stdout and stderr at /dev/null so nothing more is written to a closed pipe or terminal."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):
+            pass
+
+
 def make_reporter(*, as_json: bool, interactive: bool):
     if as_json:
-        return JsonReporter()
-    return RichReporter() if interactive else PlainReporter()
+        return Quiet(JsonReporter())
+    return Quiet(RichReporter() if interactive else PlainReporter())

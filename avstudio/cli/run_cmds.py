@@ -7,7 +7,8 @@ import time
 
 import click
 
-from avstudio.cli.common import interactive, json_option, open_workspace, print_json, workspace_option
+from avstudio.cli.common import (complete_stages, interactive, json_option, open_workspace, print_json,
+                                 workspace_option)
 from avstudio.humanize import STATE_ICON, clock, duration, size
 
 STATE_STYLE = {"fresh": "green", "stale": "yellow", "missing": "blue", "failed": "red", "running": "cyan"}
@@ -58,17 +59,18 @@ def run_with_sigint(ws, targets, *, force, downstream, reporter, command=None, r
 
 
 @click.command()
-@click.argument("stages", nargs=-1, metavar="[STAGE]...")
+@click.argument("stages", nargs=-1, metavar="[STAGE]...", shell_complete=complete_stages)
 @workspace_option
 @click.option("--force", "-f", is_flag=True, help="Rerun the named stages (all if none) even if fresh.")
 @click.option("--downstream", "-d", is_flag=True, help="Also run everything that depends on the named stages.")
 @click.option("--detach", is_flag=True,
               help="Start the run in its own session and return at once: it outlives the terminal, SSH and the TUI. "
                    "Output goes to DIR/logs/run-<id>.log; follow with `avstudio attach`, stop with `avstudio stop`.")
+@click.option("--dry-run", "-n", is_flag=True, help="Print what would run, and why, without running anything.")
 @click.option("--run-id", hidden=True, help="Run id to use (set by --detach for the process it starts).")
 @json_option
-def run(stages: tuple[str, ...], directory: str, force: bool, downstream: bool, detach: bool, run_id: str | None,
-        as_json: bool) -> None:
+def run(stages: tuple[str, ...], directory: str, force: bool, downstream: bool, detach: bool, dry_run: bool,
+        run_id: str | None, as_json: bool) -> None:
     """Run the stale stages needed for STAGE... (all stages by default).
 
     Stages whose inputs, params and upstream are unchanged are skipped. Progress
@@ -81,6 +83,9 @@ def run(stages: tuple[str, ...], directory: str, force: bool, downstream: bool, 
     from avstudio.cli.reporters import make_reporter
 
     ws = open_workspace(directory)
+    if dry_run:
+        _print_plan(ws, stages, force=force, downstream=downstream, as_json=as_json)
+        return
     if detach:
         from avstudio.pipeline.runs import start_detached
 
@@ -103,6 +108,37 @@ def run(stages: tuple[str, ...], directory: str, force: bool, downstream: bool, 
         elif not result.ran:
             click.echo("nothing to do: every stage is fresh")
     raise SystemExit(128 + result.signal if result.interrupted and result.signal else result.exit_code)
+
+
+def _print_plan(ws, stages, *, force: bool, downstream: bool, as_json: bool) -> None:
+    """``run --dry-run``: each stage of the plan, whether it would run, and why (upstream stages that would
+    rerun make their dependents run too, as in the real run)."""
+    from avstudio.pipeline import graph
+
+    deps = ws.deps
+    order = graph.plan(deps, stages, downstream=downstream)
+    forced = graph.forced(deps, stages, force=force, downstream=downstream)
+    status = {s.name: s for s in ws.status()}
+    runs: dict[str, list[str]] = {}
+    for name in order:
+        st = status[name]
+        upstream = [d for d in graph.ancestors(deps, name) if d in runs]
+        if st.state != "fresh":
+            runs[name] = st.reasons or [st.state]
+        elif name in forced:
+            runs[name] = ["forced"]
+        elif upstream:
+            runs[name] = [f"upstream {upstream[-1]} reruns"]
+    if as_json:
+        print_json([{"stage": n, "runs": n in runs, "why": runs.get(n, [])} for n in order])
+        return
+    for name in order:
+        if name in runs:
+            click.echo(f"would run {name:<10} ({'; '.join(runs[name])})")
+        else:
+            click.echo(f"skip      {name:<10} (fresh)")
+    if not runs:
+        click.echo("nothing to do: every stage is fresh")
 
 
 @click.command()

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from avstudio.cli.common import interactive, open_workspace, workspace_option
+from avstudio.cli.common import complete_stages, interactive, open_workspace, workspace_option
 
 
 def _running(ws, directory: str) -> dict:
@@ -83,7 +83,7 @@ def _log_line(event) -> str | None:
 
 
 @click.command()
-@click.argument("stage", required=False)
+@click.argument("stage", required=False, shell_complete=complete_stages)
 @workspace_option
 @click.option("--run", "run_id", metavar="ID", help="A run id (or a unique start of one); default: the running or last run.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the run ends.")

@@ -6,11 +6,13 @@ import click
 
 
 @click.command()
-@click.argument("directory", default=".", required=False,
+@click.argument("path", metavar="[DIR]", default=None, required=False,
                 type=click.Path(file_okay=False, path_type=str))
+@click.option("-C", "directory", default=".", metavar="DIR", show_default=True,
+              type=click.Path(file_okay=False, path_type=str), help="Workspace directory (same as the argument).")
 @click.option("--device", "device", default=None, metavar="LABEL",
               help="Device label for the header (skips detection), e.g. cpu.")
-def tui(directory: str, device: str | None) -> None:
+def tui(path: str | None, directory: str, device: str | None) -> None:
     """Open the terminal UI on the workspace in DIRECTORY (default: here).
 
     \b
@@ -23,7 +25,7 @@ def tui(directory: str, device: str | None) -> None:
     """
     from avstudio.workspace.workspace import Workspace
 
-    ws = Workspace(directory)  # a one-line error (not a workspace) before the screen opens
+    ws = Workspace(path or directory)  # a one-line error (not a workspace) before the screen opens
     from avstudio.tui.app import AvStudioApp
 
     AvStudioApp(ws, device=device).run()

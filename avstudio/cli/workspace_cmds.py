@@ -7,16 +7,17 @@ from pathlib import Path
 
 import click
 
-from avstudio.cli.common import interactive, open_workspace, workspace_option
+from avstudio.cli.common import complete_templates, interactive, open_workspace, workspace_option
 
 
 @click.command()
 @click.argument("directory", metavar="DIR", type=click.Path(path_type=str))
-@click.option("--template", "-t", default="sonify", show_default=True,
-              help="Workspace template (see templates/): sonify, bad-apple.")
+@click.option("--template", "-t", default="sonify", show_default=True, shell_complete=complete_templates,
+              help="Workspace template (see `avstudio templates`): sonify, bad-apple.")
 @click.option("--video", required=True, type=click.Path(path_type=str), help="The source video.")
 @click.option("--name", help="Project name (default: the folder name).")
-@click.option("--force", is_flag=True, help="Replace an existing manifest (outputs are kept and re-checked).")
+@click.option("--force", is_flag=True, help="Replace an existing manifest (kept as avstudio.toml.bak; outputs are "
+                                            "kept and re-checked).")
 def init(directory: str, template: str, video: str, name: str | None, force: bool) -> None:
     """Create a workspace in DIR from a template, for the video at --video."""
     from avstudio.workspace.create import create_workspace
@@ -86,16 +87,28 @@ def demo(directory: str, template: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("path", metavar="[PATH]", default=".", type=click.Path(path_type=str))
-def show(path: str) -> None:
+@click.argument("path", metavar="[PATH]", default=None, required=False, type=click.Path(path_type=str))
+@workspace_option
+def show(path: str | None, directory: str) -> None:
     """Print the store's tree (groups, datasets with shapes, dtypes, attributes).
 
-    PATH is a workspace directory (default: current) or any HDF5 file.
+    PATH is a workspace directory (default: -C DIR, or the current one) or any HDF5 file.
     """
     from avstudio.workspace.show import show_lines
 
-    for line in show_lines(Path(path)):
+    for line in show_lines(Path(path or directory)):
         click.echo(line)
+
+
+@click.command()
+def templates() -> None:
+    """List the workspace templates and what each one makes."""
+    from avstudio.stages import PIPELINES
+    from avstudio.workspace.templates import INTRO
+
+    for name, intro in INTRO.items():
+        stages = " -> ".join(ref.split(":")[0].rsplit(".", 1)[-1] for ref in PIPELINES[name])
+        click.echo(f"{name:<10} {intro}\n{'':<10} stages: {stages}")
 
 
 @click.command()
@@ -125,4 +138,45 @@ def export(directory: str, fmt: str, out: str | None) -> None:
     click.echo(f"wrote {len(data['frames'])} frames to {out}", err=True)
 
 
-COMMANDS = [init, demo, show, export]
+COMMANDS = [init, demo, show, templates, export]
+
+
+@click.command()
+@workspace_option
+@click.option("--outputs", "what", flag_value="outputs", help="Delete outputs/ (the written videos, WAVs, PNGs).")
+@click.option("--store", "what", flag_value="store", help="Delete every stage's results (store/, recorded state, "
+                                                          "unfinished paint chunks): every stage becomes missing.")
+@click.option("--all", "what", flag_value="all", help="Both, plus checkpoints/ and logs/ (the manifest stays).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask first.")
+def clean(directory: str, what: str | None, yes: bool) -> None:
+    """Delete results to start over (asks first). The manifest and the source media are never touched."""
+    import shutil
+
+    from avstudio.errors import ManifestError
+    from avstudio.workspace.lock import WorkspaceLock
+
+    if what is None:
+        raise ManifestError("say what to clean", hint="pass --outputs, --store or --all")
+    ws = open_workspace(directory)
+    layout = ws.layout
+    targets = {"outputs": [layout.outputs],
+               "store": [layout.store_dir, layout.state_file, layout.state_dir / "resume"],
+               "all": [layout.outputs, layout.store_dir, layout.state_file, layout.state_dir / "resume",
+                       layout.checkpoints, layout.logs_dir]}[what]
+    present = [p for p in targets if p.exists()]
+    if not present:
+        click.echo("nothing to clean")
+        return
+    names = ", ".join(str(p.relative_to(layout.root)) for p in present)
+    if not yes and not click.confirm(f"delete {names} in {layout.root}?", default=False):
+        click.echo("nothing deleted")
+        return
+    with WorkspaceLock(layout.lock_file):  # never under a running run
+        for path in present:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        layout.ensure_dirs()
+        layout.outputs.mkdir(exist_ok=True)
+    click.echo(f"deleted {names}")
+
+
+COMMANDS.append(clean)

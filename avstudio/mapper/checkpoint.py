@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from avstudio.errors import ModelError
+from avstudio.files import honour_umask
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
@@ -281,6 +282,7 @@ def save_checkpoint(
         save_file(_contiguous(state_dict, np.float32), str(tmp / MODEL_FILE))
         if extras:
             save_file(_contiguous(extras), str(tmp / EXTRAS_FILE))
+        honour_umask(*(p for p in (tmp / MODEL_FILE, tmp / EXTRAS_FILE) if p.exists()))  # safetensors writes 0600
         _write_json(tmp / METRICS_FILE, dict(metrics))
         _write_json(tmp / CONFIG_FILE, config)  # last: a folder with config.json is complete
         if final.exists():

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from avstudio.errors import MediaError
+from avstudio.files import honour_umask
 
 AAC_BITRATE = 192_000
 _LAYOUTS = {1: "mono", 2: "stereo"}
@@ -48,6 +49,7 @@ def _temp_for(path: str | os.PathLike[str]) -> tuple[Path, Path]:
             hint="choose a writable folder or fix its permissions",
         ) from exc
     os.close(fd)
+    honour_umask(temp)  # mkstemp makes it 0600; outputs are for sharing like any file
     return target, Path(temp)
 
 

@@ -16,7 +16,8 @@ def create_workspace(directory: str | Path, *, template: str, video: str | Path,
     """Create (or with ``force`` re-create) a workspace.
 
     The video path is resolved to an absolute path and probed, so a missing or
-    non-media file is refused before anything is written. With ``force`` an
+    non-media file is refused before anything is written. With ``force`` the
+    old manifest is kept as ``avstudio.toml.bak`` and an
     existing manifest is replaced; the store is kept and re-evaluated (stages
     whose inputs changed become stale).
     """
@@ -43,6 +44,9 @@ def create_workspace(directory: str | Path, *, template: str, video: str | Path,
         text = instantiate(template, name=name or root.name, video=str(video_path))
         parse_manifest(text, layout.manifest)  # the template must validate
         layout.ensure_dirs()
+        if layout.manifest.exists():  # --force: the old manifest (and its comments) stays as a backup
+            backup = layout.manifest.with_name(layout.manifest.name + ".bak")
+            backup.write_bytes(layout.manifest.read_bytes())
         write_text_atomic(layout.manifest, text)
     except OSError as exc:
         raise WorkspaceError(f"cannot write workspace {root}: {exc.strerror}",

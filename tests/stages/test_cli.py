@@ -153,3 +153,101 @@ def test_cli_import_does_not_import_torch_and_help_is_fast():
     assert out[0] == "[]", out
     r = subprocess.run([sys.executable, "-m", "avstudio", "--help"], capture_output=True, text=True, check=True)
     assert "avstudio init DIR --template sonify --video clip.mp4" in r.stdout
+
+
+def test_a_closed_pipe_neither_prints_a_traceback_nor_stops_the_run(tmp_path, solid_clip):
+    import os
+
+    from avstudio.workspace.workspace import Workspace
+
+    ws = tmp_path / "ws"
+    invoke(CliRunner(), "init", ws, "--template", "sonify", "--video", solid_clip)
+    env = {**os.environ, "AVSTUDIO_DEBUG": ""}
+    # `avstudio run | head -1`: the reader goes away after the first line
+    run = subprocess.run(f"{sys.executable} -m avstudio run -C {ws} | head -1", shell=True, capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert run.stdout.count("\n") == 1 and "Traceback" not in run.stderr and "error" not in run.stderr
+    assert {s.state for s in Workspace(ws).status()} == {"fresh"}  # the run went on to the end
+    proc = subprocess.Popen([sys.executable, "-m", "avstudio", "status", "-C", str(ws)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # `avstudio status | head` with head already gone
+    assert proc.wait(timeout=60) == 0 and proc.stderr.read() == b""
+
+
+def test_outputs_and_checkpoints_honour_the_umask(tmp_path, solid_clip):
+    import os
+    import stat
+
+    ws = tmp_path / "ws"
+    invoke(CliRunner(), "init", ws, "--template", "sonify", "--video", solid_clip)
+    code = ("import os, sys; os.umask(0o027); from avstudio.cli import main; sys.argv = ['avstudio', 'run', '-C', "
+            f"{str(ws)!r}]; main()")
+    subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, timeout=120)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (ws / "outputs").iterdir()}
+    assert modes == {"sonified.wav": 0o640, "sonified.mp4": 0o640}
+    from avstudio.mapper.checkpoint import save_checkpoint
+
+    old = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "ck", "m", state_dict={"w": __import__("numpy").zeros(2)}, config={},
+                               metrics={}, extras={"x": __import__("numpy").ones(1)})
+    finally:
+        os.umask(old)
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.iterdir()} == {
+        "model.safetensors": 0o644, "extras.safetensors": 0o644, "metrics.json": 0o644, "config.json": 0o644}
+
+
+@pytest.mark.parametrize("command", [["paint", "--audio", "x.wav"], ["checkpoints"], ["compare", "a", "b"]])
+def test_painter_commands_on_a_sonify_workspace_say_so(runner, tmp_path, solid_clip, command):
+    ws = tmp_path / "ws"
+    invoke(runner, "init", ws, "--template", "sonify", "--video", solid_clip)
+    r = invoke(runner, *command, "-C", ws)
+    assert r.exit_code == 1
+    assert one_error_line(r).startswith(f"error: `avstudio {command[0]}` works on bad-apple workspaces; ")
+
+
+def test_dry_run_templates_show_dash_c_and_init_force_backup(runner, tmp_path, solid_clip):
+    ws = tmp_path / "ws"
+    invoke(runner, "init", ws, "--template", "sonify", "--video", solid_clip)
+    r = invoke(runner, "run", "-C", ws, "--dry-run")
+    assert r.exit_code == 0 and r.output.splitlines()[0] == "would run extract    (never run)"
+    assert "would run assemble" in r.output and not (ws / "store" / "extract.h5").exists()  # nothing ran
+    invoke(runner, "run", "-C", ws)
+    r = invoke(runner, "run", "-C", ws, "-n", "--force", "features", "--downstream")
+    assert r.output.splitlines() == ["skip      extract    (fresh)", "would run features   (forced)",
+                                     "would run sonify     (forced)", "would run assemble   (forced)"]
+    r = invoke(runner, "templates")
+    assert "bad-apple" in r.output and "extract -> features -> embed -> train -> paint -> evaluate -> assemble" in r.output
+    r = invoke(runner, "show", "-C", ws)
+    assert r.exit_code == 0 and "extract/" in r.output
+    (ws / "avstudio.toml").write_text((ws / "avstudio.toml").read_text() + "\n# my note\n")
+    invoke(runner, "init", ws, "--template", "sonify", "--video", solid_clip, "--force")
+    assert (ws / "avstudio.toml.bak").read_text().endswith("# my note\n")
+    assert "# my note" not in (ws / "avstudio.toml").read_text()
+
+
+def test_clean_asks_first_and_deletes_only_what_it_names(runner, tmp_path, solid_clip):
+    ws = tmp_path / "ws"
+    invoke(runner, "init", ws, "--template", "sonify", "--video", solid_clip)
+    invoke(runner, "run", "-C", ws)
+    r = runner.invoke(cli, ["clean", "-C", str(ws), "--outputs"], input="n\n")
+    assert "nothing deleted" in r.output and (ws / "outputs" / "sonified.wav").exists()
+    r = runner.invoke(cli, ["clean", "-C", str(ws), "--outputs"], input="y\n")
+    assert r.exit_code == 0 and not list((ws / "outputs").iterdir())
+    r = invoke(runner, "clean", "-C", ws, "--store", "--yes")
+    assert r.exit_code == 0 and (ws / "avstudio.toml").exists()
+    r = invoke(runner, "status", "-C", ws, "--json")
+    assert {s["state"] for s in json.loads(r.output)["stages"]} == {"missing"}
+    r = invoke(runner, "clean", "-C", ws)
+    assert r.exit_code == 1 and one_error_line(r) == "error: say what to clean (pass --outputs, --store or --all)"
+
+
+def test_shell_completion_offers_stage_names_of_the_workspace(tmp_path, solid_clip):
+    import os
+
+    ws = tmp_path / "ws"
+    invoke(CliRunner(), "init", ws, "--template", "sonify", "--video", solid_clip)
+    env = {**os.environ, "_AVSTUDIO_COMPLETE": "bash_complete", "COMP_WORDS": f"avstudio run -C {ws} s",
+           "COMP_CWORD": "4"}
+    out = subprocess.run([sys.executable, "-m", "avstudio"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["plain,sonify"]
