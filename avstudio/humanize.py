@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-STATE_ICON = {"fresh": "✓", "stale": "~", "missing": "○", "failed": "✗", "running": "▶"}
+STATE_ICON = {"fresh": "✓", "stale": "~", "missing": "○", "failed": "✗", "interrupted": "‖", "running": "▶"}
 """One character per stage state, so the state reads without colour too."""
 
 STATE_COLOR = {
@@ -12,6 +12,7 @@ STATE_COLOR = {
     "stale": "text-warning",
     "missing": "text-secondary",
     "failed": "text-error",
+    "interrupted": "text-warning",
     "running": "text-primary",
 }
 """Theme variable per state (so colours follow the theme and degrade under NO_COLOR)."""
@@ -65,8 +66,9 @@ def eta(done: float, total: float | None, speed: float | None) -> float | None:
     return max(total - done, 0.0) / speed
 
 
-def progress_line(stage: str, done: float, total: float | None, unit: str, speed: float | None) -> str:
-    """``features  120/300 frames · 45.2 frames/s · ETA 0:04``."""
+def progress_line(stage: str, done: float, total: float | None, unit: str, speed: float | None,
+                  metrics: dict[str, float] | None = None) -> str:
+    """``features  120/300 frames · 45.2 frames/s · ETA 0:04`` (``· val loss 0.393`` while training)."""
     count = f"{done:,.0f}/{total:,.0f}" if total else f"{done:,.0f}"
     parts = [f"{stage}  {count} {unit}"]
     if speed:
@@ -74,6 +76,7 @@ def progress_line(stage: str, done: float, total: float | None, unit: str, speed
     left = eta(done, total, speed)
     if left is not None:
         parts.append(f"ETA {duration(left)}")
+    parts += [f"{name.replace('_', ' ')} {value:.4g}" for name, value in (metrics or {}).items() if name == "val_loss"]
     return " · ".join(parts)
 
 

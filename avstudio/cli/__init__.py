@@ -22,7 +22,7 @@ def cli(ctx: click.Context) -> None:
       avstudio demo                      make a workspace from the bundled clip and run it
       avstudio init DIR --template sonify --video clip.mp4
       avstudio run -C DIR                run the stale stages (progress bars, Ctrl-C stops cleanly)
-      avstudio status -C DIR             every stage: fresh / stale / missing / failed / running, and why
+      avstudio status -C DIR             every stage: fresh / stale / missing / failed / interrupted / running, and why
       avstudio tui DIR                   the terminal UI (also: `avstudio` with no arguments in a workspace)
 
     Set AVSTUDIO_DEBUG=1 to see tracebacks.

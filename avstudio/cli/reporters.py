@@ -50,7 +50,9 @@ class PlainReporter:
                 self._last[event.stage] = now
                 total = f"/{event.total:,.0f}" if event.total else ""
                 rate = _rate(event.rate, event.unit)
-                click.echo(f"[{event.stage}] {event.done:,.0f}{total} {event.unit}" + (f" ({rate})" if rate else ""))
+                loss = event.metrics.get("val_loss")
+                click.echo(f"[{event.stage}] {event.done:,.0f}{total} {event.unit}" + (f" ({rate})" if rate else "")
+                           + (f", val loss {loss:.4g}" if loss is not None else ""))
         elif kind == "log":
             prefix = "warning: " if event.level == "warning" else ""
             click.echo(f"[{event.stage}] {prefix}{event.message}")
@@ -95,8 +97,9 @@ class RichReporter:
             self.tasks[event.stage] = p.add_task(event.stage, total=None, unit="", rate="")
             p.console.print(f"[bold]{event.stage}[/]: [dim]{event.reason}[/]")
         elif kind == "progress" and event.stage in self.tasks:
-            p.update(self.tasks[event.stage], completed=event.done, total=event.total,
-                     unit=event.unit, rate=_rate(event.rate, event.unit))
+            loss = event.metrics.get("val_loss")
+            p.update(self.tasks[event.stage], completed=event.done, total=event.total, unit=event.unit,
+                     rate=_rate(event.rate, event.unit) + (f" val loss {loss:.4g}" if loss is not None else ""))
         elif kind == "log":
             style = "yellow" if event.level == "warning" else "dim"
             p.console.print(f"  [{style}]{event.stage}: {event.message}[/]")

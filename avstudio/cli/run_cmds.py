@@ -11,7 +11,8 @@ from avstudio.cli.common import (complete_stages, interactive, json_option, open
                                  workspace_option)
 from avstudio.humanize import STATE_ICON, clock, duration, size
 
-STATE_STYLE = {"fresh": "green", "stale": "yellow", "missing": "blue", "failed": "red", "running": "cyan"}
+STATE_STYLE = {"fresh": "green", "stale": "yellow", "missing": "blue", "failed": "red", "interrupted": "magenta",
+               "running": "cyan"}
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -145,7 +146,7 @@ def _print_plan(ws, stages, *, force: bool, downstream: bool, as_json: bool) -> 
 @workspace_option
 @json_option
 def status(directory: str, as_json: bool) -> None:
-    """Show every stage's state (fresh, stale, missing, failed, running) and why."""
+    """Show every stage's state (fresh, stale, missing, failed, interrupted, running) and why."""
     ws = open_workspace(directory)
     rows = ws.status()
     if as_json:

@@ -48,6 +48,8 @@ class Progress(Event):
     unit: str = "frames"
     rate: float | None = None
     """Units per second since the stage started."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Live numbers of the stage (``train``: ``train_loss``, ``val_loss`` of the last epoch)."""
 
 
 @dataclass

@@ -88,7 +88,8 @@ class StageContext:
     def warn(self, message: str) -> None:
         self.log(message, level="warning")
 
-    def progress(self, done: float, total: float | None, *, unit: str = "frames", force: bool = False) -> None:
+    def progress(self, done: float, total: float | None, *, unit: str = "frames", force: bool = False,
+                 metrics: dict[str, float] | None = None) -> None:
         """Report progress (throttled to 10 events per second unless ``force``), and check cancel."""
         self.cancel.check()
         now = time.monotonic()
@@ -97,4 +98,5 @@ class StageContext:
         self._last_progress = now
         elapsed = now - self._started
         rate = done / elapsed if elapsed > 0 else None
-        self.emit(Progress(run_id=self.run_id, stage=self.stage, done=done, total=total, unit=unit, rate=rate))
+        self.emit(Progress(run_id=self.run_id, stage=self.stage, done=done, total=total, unit=unit, rate=rate,
+                           metrics=dict(metrics or {})))

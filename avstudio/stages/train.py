@@ -57,7 +57,9 @@ class TrainStage(Stage):
             data, brightness=brightness, split=split, train_config=config,
             context_seconds=ctx.param("encoders.context_seconds"),
             fingerprints={"data": data_fp, "extract": fingerprint(ws.parts("extract"))}, frame_shape=frame_shape,
-            on_epoch=lambda epoch, total, *_: ctx.progress(epoch, total, unit="epochs"), cancel=ctx.cancel, log=ctx.log)
+            on_epoch=lambda epoch, total, train_loss, val_loss: ctx.progress(
+                epoch, total, unit="epochs", metrics={"train_loss": train_loss, "val_loss": val_loss}),
+            cancel=ctx.cancel, log=ctx.log)
         name = new_checkpoint_name(ws.layout.checkpoints)
         path = painter.save(ws.layout.checkpoints, name)
         best = mark_best(ws.layout.checkpoints, data_fingerprint=data_fp)

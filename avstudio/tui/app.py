@@ -144,7 +144,8 @@ class AvStudioApp(App[None]):
 
 
 def binding_commands(screen: Screen, widgets: list) -> Iterable[SystemCommand]:
-    """A palette command for each binding of ``screen`` and ``widgets`` whose action applies now.
+    """A palette command for each binding of ``screen`` and ``widgets``: runnable when its action applies
+    now, else listed as ``(unavailable)`` with the reason (``why_not``), which choosing it shows.
 
     Keys and commands cannot drift apart: both come from the same ``Binding`` (the footer
     word and the tooltip make the title, the key the help), and ``check_action`` filters both.
@@ -157,10 +158,14 @@ def binding_commands(screen: Screen, widgets: list) -> Iterable[SystemCommand]:
                 continue
             action = b.action
             name = action.split("(", 1)[0]
-            if node.check_action(name, ()) is not True:
-                continue
             key = b.key_display or b.key.split(",")[0]
-            yield SystemCommand(command_title(b), f"key {key}", partial(node.run_action, action))
+            if node.check_action(name, ()) is True:
+                yield SystemCommand(command_title(b), f"key {key}", partial(node.run_action, action))
+                continue
+            why = getattr(node, "why_not", lambda _: None)(name)
+            if why:  # listed, marked unavailable, and choosing it says why
+                yield SystemCommand(f"(unavailable) {command_title(b)}", f"key {key}: {why}",
+                                    partial(node.notify, f"{b.description}: {why}", severity="warning"))
 
 
 def command_title(binding: Binding) -> str:

@@ -15,7 +15,7 @@ from avstudio.workspace.manifest import Manifest, load_manifest
 from avstudio.workspace.state import load_state
 from avstudio.workspace.store import Store
 
-STATES = ("fresh", "stale", "missing", "failed", "running")
+STATES = ("fresh", "stale", "missing", "failed", "interrupted", "running")
 
 
 @dataclass
@@ -25,7 +25,7 @@ class StageStatus:
     Attributes
     ----------
     state : str
-        One of ``fresh``, ``stale``, ``missing``, ``failed``, ``running``.
+        One of ``fresh``, ``stale``, ``missing``, ``failed``, ``interrupted``, ``running``.
     reasons : list of str
         Why the stage is not fresh (empty when fresh).
     """
@@ -133,7 +133,7 @@ class Workspace:
             if name == running:
                 st.state, st.reasons = "running", [f"running now (pid {holder.get('pid')})"]
             elif last.get("status") in ("failed", "interrupted") and last.get("fingerprint") == fingerprint(parts):
-                st.state = "failed"
+                st.state = "interrupted" if last["status"] == "interrupted" else "failed"
                 st.reasons = [
                     "last run was interrupted" if last["status"] == "interrupted" else f"last run failed: {last.get('error')}"
                 ]

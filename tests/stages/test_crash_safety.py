@@ -79,5 +79,5 @@ def test_ctrl_c_sigterm_and_sighup_stop_at_next_chunk_and_mark_interrupted(make_
     with ws.store.read("extract") as ex:
         np.testing.assert_array_equal(ex["frames"][:], frames_before)
     status = {s.name: s for s in Workspace(ws.root).status()}
-    assert status["extract"].state == "failed" and status["extract"].reasons == ["last run was interrupted"]
+    assert status["extract"].state == "interrupted" and status["extract"].reasons == ["last run was interrupted"]
     assert status["extract"].last_status == "interrupted"

@@ -56,7 +56,7 @@ async def test_open_tui_follows_a_headless_run_and_can_stop_it(ran_ws_dir, tmp_p
             await tap(pilot, "x")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await tap(pilot, "y")  # SIGINT to the holder: it stops at the next chunk
-            await wait_for(pilot, lambda: not screen.headless and states(app)["slow"] == "failed", timeout=20,
+            await wait_for(pilot, lambda: not screen.headless and states(app)["slow"] == "interrupted", timeout=20,
                            what="headless run interrupted")
             assert screen.table.status_of("slow").reasons == ["last run was interrupted"]
             assert screen.progress.progress_text.startswith("last run: interrupted")

@@ -102,7 +102,7 @@ async def test_cancel_asks_then_stops_the_run_and_keeps_the_store(ran_ws_dir, mo
         assert screen.own_run and not screen.cancel_token.cancelled
         await tap(pilot, "x")
         await tap(pilot, "y")
-        await wait_for(pilot, lambda: _idle(app) and states(app)["slow"] == "failed", what="interrupted")
+        await wait_for(pilot, lambda: _idle(app) and states(app)["slow"] == "interrupted", what="interrupted")
         assert screen.table.status_of("slow").reasons == ["last run was interrupted"]
         assert screen.progress.progress_text.startswith("last run: interrupted")
         assert "interrupted" in screen.log_pane.shown_text()
@@ -220,3 +220,28 @@ async def test_help_lists_keys_and_quit_asks_while_running(ran_ws_dir, monkeypat
         assert app.is_running
         (tmp_path / "gate").touch()
         await wait_for(pilot, lambda: _idle(app))
+
+
+async def test_keys_that_cannot_act_say_why_and_the_palette_lists_them_unavailable(ran_ws_dir):
+    from avstudio.tui.app import command_title
+
+    app = make_app(ran_ws_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.project_screen
+        await wait_for(pilot, lambda: _idle(app))
+        assert set(states(app).values()) == {"fresh"}
+        notes = []
+        original = screen.notify
+        screen.notify = lambda message, **kw: (notes.append(message), original(message, **kw))
+        await tap(pilot, "r")  # the selected stage is fresh: nothing runs, a toast says why
+        assert notes[-1] == "Run: source is fresh (f reruns it anyway)"
+        await tap(pilot, "a")
+        assert notes[-1] == "All: every stage is fresh (f reruns the selected one)"
+        assert screen.run_worker_ is None  # nothing was started
+        titles = {c.title: c.help for c in app.get_system_commands(screen)}
+        run_all = next(b for b in screen.BINDINGS if b.action == "run_all")
+        assert titles[f"(unavailable) {command_title(run_all)}"] == "key a: every stage is fresh (f reruns the selected one)"
+        await tap(pilot, "j", "j", "g")  # vi keys move the selection
+        assert screen.table.selected_stage == "source"
+        await tap(pilot, "G")
+        assert screen.table.selected_stage == "tail"

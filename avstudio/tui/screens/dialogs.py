@@ -88,7 +88,8 @@ STATE_HELP = {
     "fresh": "its output matches its params, inputs and upstream stages",
     "stale": "something it reads changed (the why column names it)",
     "missing": "never run, or its output file is gone",
-    "failed": "its last run failed or was interrupted",
+    "failed": "its last run failed (the why column says how)",
+    "interrupted": "its last run was stopped (Ctrl-C, x, `avstudio stop`); its previous output is kept",
     "running": "running now (here, or in `avstudio run` in another terminal)",
 }
 

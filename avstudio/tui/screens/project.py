@@ -257,7 +257,8 @@ class ProjectScreen(Screen):
                 self.log_pane.show_stage(stage)
             self._follow_next_stage = False
         elif kind == "progress":
-            self.progress.show_progress(stage, event.done, event.total, event.unit, event.rate)
+            self.progress.show_progress(stage, event.done, event.total, event.unit, event.rate,
+                                        getattr(event, "metrics", None))
         elif kind == "log":
             self.log_pane.add(event)
         elif kind == "stage_finished":
@@ -279,6 +280,10 @@ class ProjectScreen(Screen):
             self.running_stage = None
             self.progress.show_idle(_outcome(event))
             self.refresh_status()
+            if not replay:  # the run may have taken hours: say so, and ring the terminal's bell
+                self.notify(_outcome(event).removeprefix("last run: ").capitalize(),
+                            title="run finished", severity="information" if event.ok else "warning")
+                self.app.bell()
         self.refresh_bindings()
 
     def _stage_ended(self, stage: str) -> None:
@@ -365,25 +370,49 @@ class ProjectScreen(Screen):
         self.refresh_bindings()
 
     # -- actions ------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def why_not(self, action: str) -> str | None:
+        """Why ``action`` cannot act now (None when it can): said in a toast when its key is pressed
+        and next to its command in the palette."""
         if action in RUN_ACTIONS:
-            if self.busy or not self.status_loaded:
-                return None
-            statuses = self.table.statuses
+            if self.busy:
+                return "a run is in progress (x stops it)"
+            if not self.status_loaded:
+                return "still reading the workspace"
             if action == "run_all":
-                return True if any(s.state != "fresh" for s in statuses) else None
+                return None if any(s.state != "fresh" for s in self.table.statuses) else \
+                    "every stage is fresh (f reruns the selected one)"
             status = self.table.status_of(self.table.selected_stage)
             if status is None:
-                return None
-            if action == "run_stage":
-                return True if status.state != "fresh" else None
-            return True
+                return "no stage is selected"
+            if action == "run_stage" and status.state == "fresh":
+                return f"{status.name} is fresh (f reruns it anyway)"
+            return None
         if action == "cancel_run":
-            return True if self.busy and not self.cancelling else False
+            if not self.busy:
+                return "nothing is running"
+            return "already stopping at the next chunk" if self.cancelling else None
         if action == "checkpoints":
             ws = self.app.ws
-            return "train" in ws.stages or ws.layout.checkpoints.is_dir()
-        return True
+            return None if "train" in ws.stages or ws.layout.checkpoints.is_dir() else \
+                f"a {ws.manifest.template} workspace trains no painter"
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        reason = self.why_not(action)
+        if reason is None:
+            return True
+        hidden = (action == "cancel_run" and not self.busy) or action == "checkpoints"
+        return False if hidden else None  # x shows only while a run goes, c only where painters train
+
+    def on_key(self, event: Any) -> None:
+        """A key whose action cannot act now says why instead of doing nothing."""
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.key == event.key:
+                reason = self.why_not(binding.action)
+                if reason:
+                    self.notify(f"{binding.description}: {reason}", severity="warning", timeout=3)
+                    event.stop()
+                return
 
     def action_run_stage(self) -> None:
         self.start_run((self.table.selected_stage,))

@@ -19,6 +19,11 @@ class StageTable(DataTable):
     BINDINGS = [
         Binding("enter", "select_cursor", "Details", id="stage.details",
                 tooltip="Open the selected stage: params it reads, outputs with shapes, why stale"),
+        Binding("j", "cursor_down", "Next", id="stage.next", show=False, tooltip="Select the next stage (vi key)"),
+        Binding("k", "cursor_up", "Previous", id="stage.previous", show=False,
+                tooltip="Select the previous stage (vi key)"),
+        Binding("g", "scroll_top", "First", id="stage.first", show=False, tooltip="Select the first stage"),
+        Binding("G", "scroll_bottom", "Last", id="stage.last", show=False, tooltip="Select the last stage"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
