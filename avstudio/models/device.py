@@ -146,3 +146,17 @@ def oom_guard(
         if "MPS backend out of memory" not in str(error):
             raise
         raise ModelError(f"GPU out of memory while {what}", hint=hint) from error
+
+
+def gpu_work(params: dict, stage: str) -> str | None:
+    """What makes ``stage`` GPU work under the manifest ``params`` (None for CPU-only work).
+
+    ``embed`` with a neural encoder, ``paint``/``evaluate`` with the ``sd15`` renderer.
+    """
+    enc, render = params.get("encoders", {}), params.get("render", {})
+    if stage == "embed":
+        neural = [f"encoders.{k} = {enc[k]}" for k in ("audio", "image") if enc.get(k, "builtin") != "builtin"]
+        return ", ".join(neural) or None
+    if stage in ("paint", "evaluate") and render.get("backend") == "sd15":
+        return "render.backend = sd15"
+    return None

@@ -245,3 +245,46 @@ async def test_keys_that_cannot_act_say_why_and_the_palette_lists_them_unavailab
         assert screen.table.selected_stage == "source"
         await tap(pilot, "G")
         assert screen.table.selected_stage == "tail"
+
+
+async def test_l_opens_the_stage_log_with_past_runs_full_screen(ran_ws_dir):
+    from avstudio.tui.screens.log_view import LogScreen
+
+    app = make_app(ran_ws_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.project_screen
+        await wait_for(pilot, lambda: _idle(app))
+        await tap(pilot, "l")
+        await wait_for(pilot, lambda: isinstance(app.screen, LogScreen), what="log screen")
+        log = app.screen.query_one("#full-log")
+        text = "\n".join(line.text for line in log.lines)
+        assert "── run " in text and "wrote" in text  # a heading per run, the stage's own lines
+        await tap(pilot, "escape")
+        await wait_for(pilot, lambda: app.screen is screen, what="back")
+
+
+async def test_run_all_asks_first_when_the_plan_holds_gpu_work(ran_ws_dir):
+    from avstudio.models.device import gpu_work
+    from avstudio.tui.screens.dialogs import ConfirmScreen
+
+    assert gpu_work({"render": {"backend": "sd15"}}, "paint") == "render.backend = sd15"
+    assert gpu_work({"encoders": {"audio": "clap:x", "image": "builtin"}}, "embed") == "encoders.audio = clap:x"
+    assert gpu_work({"encoders": {"audio": "builtin", "image": "builtin"}}, "embed") is None
+    app = make_app(ran_ws_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.project_screen
+        await wait_for(pilot, lambda: _idle(app))
+        import avstudio.models.device as device
+
+        original = device.gpu_work
+        device.gpu_work = lambda params, stage: "render.backend = sd15" if stage == "tail" else None
+        try:
+            for s in screen.table.statuses:
+                s.state = "stale"
+            await tap(pilot, "a")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+            assert "tail (render.backend = sd15)" in app.screen.message
+            await tap(pilot, "escape")
+            assert screen.run_worker_ is None  # declined: nothing started
+        finally:
+            device.gpu_work = original

@@ -52,6 +52,8 @@ class ProjectScreen(Screen):
                 tooltip="List, compare and choose mapper checkpoints"),
         Binding("e", "edit_manifest", "Edit", id="manifest.edit",
                 tooltip="Open avstudio.toml in $EDITOR, then reload it"),
+        Binding("l", "full_log", "Log", id="log.full",
+                tooltip="The selected stage's log full screen, past runs included, scrollable by keyboard"),
     ]
 
     AUTO_FOCUS = "StageTable"
@@ -65,6 +67,8 @@ class ProjectScreen(Screen):
         self.headless = False
         """True while another process (``avstudio run``) holds the workspace lock."""
         self.run_worker_: Worker | None = None
+        self.last_outcome = "idle"
+        """How the last run ended (the status line returns to it once an error is fixed)."""
         self.cancel_token: CancelToken | None = None
         self.cancelling = False
         self.running_stage: str | None = None
@@ -158,8 +162,11 @@ class ProjectScreen(Screen):
         if error:
             if error != self.status_error:
                 self.app.push_screen(ErrorScreen("cannot read the workspace", error))
+                self.progress.show_idle(f"cannot read the workspace: {error}")
             self.status_error = error
             return
+        if self.status_error or (not self.busy and self.progress.progress_text.startswith(("not started", "cannot"))):
+            self.progress.show_idle(self.last_outcome)  # fixed: the old error leaves the status line
         self.status_error = None
         first = not self.status_loaded
         self.status_loaded = True
@@ -187,7 +194,8 @@ class ProjectScreen(Screen):
             for event in message.last_run:
                 self.handle_event(event, headless=True, replay=True)
         elif message.last_run and message.last_run[-1].kind == "run_finished":
-            self.progress.show_idle(_outcome(message.last_run[-1]))
+            self.last_outcome = _outcome(message.last_run[-1])
+            self.progress.show_idle(self.last_outcome)
 
     # -- following a headless run ------------------------------------------------------
     def poll_lock_and_log(self) -> None:
@@ -278,7 +286,8 @@ class ProjectScreen(Screen):
                 self.log_pane.add(Log(stage=stage, level="warning", message=f"skipped: {event.reason}", time=event.time))
         elif kind == "run_finished":
             self.running_stage = None
-            self.progress.show_idle(_outcome(event))
+            self.last_outcome = _outcome(event)
+            self.progress.show_idle(self.last_outcome)
             self.refresh_status()
             if not replay:  # the run may have taken hours: say so, and ring the terminal's bell
                 self.notify(_outcome(event).removeprefix("last run: ").capitalize(),
@@ -391,6 +400,8 @@ class ProjectScreen(Screen):
             if not self.busy:
                 return "nothing is running"
             return "already stopping at the next chunk" if self.cancelling else None
+        if action == "full_log" and not self.table.selected_stage:
+            return "no stage is selected"
         if action == "checkpoints":
             ws = self.app.ws
             return None if "train" in ws.stages or ws.layout.checkpoints.is_dir() else \
@@ -424,7 +435,19 @@ class ProjectScreen(Screen):
         self.start_run((self.table.selected_stage,), force=True, downstream=True)
 
     def action_run_all(self) -> None:
-        self.start_run(())
+        from avstudio.models.device import gpu_work
+
+        params = self.app.ws.manifest.params
+        gpu = [f"{s.name} ({why})" for s in self.table.statuses
+               if s.state != "fresh" and (why := gpu_work(params, s.name))]
+        if not gpu:
+            self.start_run(())
+            return
+        self.app.push_screen(
+            ConfirmScreen("Run every stale stage?", f"The plan includes GPU work: {'; '.join(gpu)}. "
+                          "It can take long and hold the GPU.", yes="Run"),
+            lambda yes: self.start_run(()) if yes else None,
+        )
 
     def action_cancel_run(self) -> None:
         if self.own_run:
@@ -453,6 +476,11 @@ class ProjectScreen(Screen):
             self.cancelling = True
             self.notify(f"sent Ctrl-C (SIGINT) to pid {pid}; it stops at the next chunk")
         self.refresh_bindings()
+
+    def action_full_log(self) -> None:
+        from avstudio.tui.screens.log_view import LogScreen
+
+        self.app.push_screen(LogScreen(self.table.selected_stage or ""))
 
     def action_checkpoints(self) -> None:
         from avstudio.tui.screens.checkpoints import CheckpointsScreen
