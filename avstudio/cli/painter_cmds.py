@@ -9,7 +9,8 @@ import click
 from avstudio.cli.common import (complete_checkpoints, interactive, json_option, open_workspace, print_json,
                                  workspace_option)
 
-KEY_METRICS = ("polarity_bacc", "brightness_r", "iou", "mae", "realism_kid", "change_ratio")
+KEY_METRICS = {"polarity_bacc": "polarity", "brightness_r": "bright r", "mae": "mae", "realism_kid": "realism"}
+"""Test-block scores in the listing (the full table follows it), with 8-character headers: 80 columns."""
 
 
 @click.command()
@@ -55,18 +56,21 @@ def paint(directory: str, audio: str, checkpoint: str | None, out: str | None, m
                    f"with checkpoint {result['checkpoint']}")
 
 
-def _metric_cell(info, metric: str, who: str = "mapper") -> str:
+def _metric_cell(info, metric: str, who: str = "painter") -> str:
     value = info.metrics.get(f"{who}.{metric}")
     return "" if value is None else f"{value:.3f}"
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @workspace_option
 @json_option
-def checkpoints(directory: str, as_json: bool) -> None:
+@click.pass_context
+def checkpoints(ctx: click.Context, directory: str, as_json: bool) -> None:
     """List painter checkpoints: key params, validation loss (* = best, what "best" paints),
     test-block scores from the evaluate stage, and the full table with baselines for the
-    checkpoint that paint uses."""
+    checkpoint that paint uses. Subcommands tag, remove and prune them."""
+    if ctx.invoked_subcommand is not None:
+        return
     from avstudio.evaluate.holdout import evaluation_table
     from avstudio.mapper.checkpoint import EVALUATION_FILE, list_checkpoints
 
@@ -79,18 +83,21 @@ def checkpoints(directory: str, as_json: bool) -> None:
         click.echo(f"no checkpoints yet in {ws.layout.checkpoints} (run `avstudio run train -C {directory}`)")
         return
     chosen = ws.manifest.get("paint.checkpoint")
-    click.echo(f"{'name':<30} {'best':<4} {'hidden':>6} {'val loss':>9} " + " ".join(f"{m[:9]:>9}" for m in KEY_METRICS))
+    click.echo(f"{'name':<8} {'tag':<12} {'best':<4} {'hidden':>6} {'val loss':>8} "
+               + " ".join(f"{label:>8}" for label in KEY_METRICS.values()))
     used = None
     for i in infos:
         if getattr(i, "broken", None):
-            click.echo(f"{i.name:<30} broken: {i.broken}")
+            click.echo(f"{i.name:<8} broken: {i.broken}")
             continue
-        if used is None and (i.name == chosen or (chosen == "best" and i.best) or chosen == "latest"):
+        if used is None and (chosen in (i.name, i.config.get("tag")) or (chosen == "best" and i.best)
+                             or chosen == "latest"):
             used = i
         val = i.metrics.get("selection_loss", float("nan"))
-        name = i.name + (" (paint)" if used is i else "")
-        click.echo(f"{name:<30} {'*' if i.best else '':<4} {i.config.get('mapper', {}).get('hidden', ''):>6} {val:>9.4f} "
-                   + " ".join(f"{_metric_cell(i, m, 'painter'):>9}" for m in KEY_METRICS))
+        tag = str(i.config.get("tag") or "")[:12 - 8 * (used is i)] + (" (paint)" if used is i else "")
+        click.echo(f"{i.name:<8} {tag:<12} {'*' if i.best else '':<4} "
+                   f"{i.config.get('mapper', {}).get('hidden', ''):>6} {val:>8.4f} "
+                   + " ".join(f"{_metric_cell(i, m, 'painter'):>8}" for m in KEY_METRICS))
     if used is None or not (used.path / EVALUATION_FILE).is_file():
         click.echo("test-block scores appear after `avstudio run evaluate`")
         return
@@ -99,6 +106,77 @@ def checkpoints(directory: str, as_json: bool) -> None:
     report = json.loads((used.path / EVALUATION_FILE).read_text())
     for line in evaluation_table(report):
         click.echo(line)
+
+
+@checkpoints.command("tag")
+@click.argument("name", shell_complete=complete_checkpoints)
+@click.argument("tag")
+@workspace_option
+def tag_checkpoint(name: str, tag: str, directory: str) -> None:
+    """Give checkpoint NAME a short TAG (letters, digits, . _ -); paint.checkpoint, --checkpoint and
+    compare accept it in place of the name."""
+    import re
+
+    from avstudio.errors import ModelError
+    from avstudio.mapper.checkpoint import list_checkpoints, pick_checkpoint, update_config
+
+    ws = open_workspace(directory, template="bad-apple", command="checkpoints tag")
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,24}", tag) or tag in ("best", "latest"):
+        raise ModelError(f"bad tag {tag!r}", hint="use up to 24 letters, digits, '.', '_' or '-' (not best/latest)")
+    info = pick_checkpoint(ws.layout.checkpoints, name)
+    clash = [i.name for i in list_checkpoints(ws.layout.checkpoints) if i.config.get("tag") == tag and i.name != info.name]
+    if clash:
+        raise ModelError(f"tag {tag!r} already names checkpoint {clash[0]}", hint="choose another tag")
+    update_config(ws.layout.checkpoints, info.name, tag=tag)
+    click.echo(f"{info.name} is now tagged {tag}")
+
+
+def _confirm_delete(names: list[str], yes: bool) -> bool:
+    return yes or click.confirm(f"delete checkpoint{'s' if len(names) > 1 else ''} {', '.join(names)}?",
+                                default=False)
+
+
+@checkpoints.command("rm")
+@click.argument("names", nargs=-1, required=True, shell_complete=complete_checkpoints)
+@workspace_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask first.")
+def remove_checkpoint(names: tuple[str, ...], directory: str, yes: bool) -> None:
+    """Delete checkpoints (asks first). If the best one goes, the best of the rest is marked."""
+    from avstudio.mapper.checkpoint import pick_checkpoint, remove_checkpoints
+    from avstudio.workspace.lock import WorkspaceLock
+
+    ws = open_workspace(directory, template="bad-apple", command="checkpoints rm")
+    picked = sorted({pick_checkpoint(ws.layout.checkpoints, n).name for n in names})
+    if not _confirm_delete(picked, yes):
+        click.echo("nothing deleted")
+        return
+    with WorkspaceLock(ws.layout.lock_file):
+        best = remove_checkpoints(ws.layout.checkpoints, picked)
+    click.echo(f"deleted {', '.join(picked)}" + (f"; best is now {best}" if best else ""))
+
+
+@checkpoints.command("prune")
+@workspace_option
+@click.option("--keep", type=click.IntRange(min=0), default=3, show_default=True,
+              help="How many of the newest checkpoints to keep (the best one is always kept).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask first.")
+def prune_checkpoints(directory: str, keep: int, yes: bool) -> None:
+    """Delete every checkpoint but the best and the KEEP newest (asks first)."""
+    from avstudio.mapper.checkpoint import list_checkpoints, remove_checkpoints
+    from avstudio.workspace.lock import WorkspaceLock
+
+    ws = open_workspace(directory, template="bad-apple", command="checkpoints prune")
+    infos = list_checkpoints(ws.layout.checkpoints)  # newest first
+    doomed = [i.name for k, i in enumerate(infos) if k >= keep and not i.best]
+    if not doomed:
+        click.echo("nothing to prune")
+        return
+    if not _confirm_delete(doomed, yes):
+        click.echo("nothing deleted")
+        return
+    with WorkspaceLock(ws.layout.lock_file):
+        remove_checkpoints(ws.layout.checkpoints, doomed)
+    click.echo(f"deleted {len(doomed)} checkpoints; kept {len(infos) - len(doomed)}")
 
 
 @click.command()

@@ -212,8 +212,12 @@ def _contiguous(arrays: Mapping[str, np.ndarray], dtype: Any = None) -> dict[str
     return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in arrays.items()}
 
 
-def new_checkpoint_name(root: str | os.PathLike, *, prefix: str = "mapper") -> str:
-    """A free checkpoint name that sorts by creation time: ``<prefix>-YYYYmmdd-HHMMSS[-NN]``.
+def new_checkpoint_name(root: str | os.PathLike, *, prefix: str = "") -> str:
+    """A free short checkpoint name: 6 hex digits (``c3a9f2``), or ``<prefix>-<6 hex>``.
+
+    Short and unique, so it fits a table at 80 columns and any unique part of it
+    picks it; order comes from ``config.json``'s ``created``, and a user tag
+    (``avstudio checkpoints tag``) can name it.
 
     Parameters
     ----------
@@ -221,14 +225,15 @@ def new_checkpoint_name(root: str | os.PathLike, *, prefix: str = "mapper") -> s
         The ``checkpoints/`` folder (need not exist yet).
     prefix : str
     """
+    import uuid
+
     root = Path(root)
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    base = f"{prefix}-{stamp}"
-    name, k = base, 1
-    while (root / name).exists() or (root / f".{name}.tmp").exists():
-        k += 1
-        name = f"{base}-{k:02d}"
-    return name
+    while True:
+        short = uuid.uuid4().hex[:6]
+        name = f"{prefix}-{short}" if prefix else short
+        taken = [p.name for p in root.iterdir()] if root.is_dir() else []
+        if not any(short in other for other in taken):  # no existing name contains it: its parts stay unique
+            return name
 
 
 def save_checkpoint(
@@ -305,14 +310,38 @@ def save_checkpoint(
 
 def set_best(root: str | os.PathLike, name: str, *, best: bool = True) -> None:
     """Mark (or unmark) a checkpoint as best by rewriting its ``config.json`` atomically."""
+    update_config(root, name, best=bool(best))
+
+
+def update_config(root: str | os.PathLike, name: str, **values: Any) -> None:
+    """Set keys of a checkpoint's ``config.json`` (``best``, ``tag``), rewriting it atomically."""
     path = Path(root) / name / CONFIG_FILE
     config = _read_config(path)
     if isinstance(config, str):
         raise ModelError(f"checkpoint {name}: {config}", hint=_RETRAIN)
-    config["best"] = bool(best)
+    config.update(values)
     tmp = path.with_name(f".{CONFIG_FILE}.tmp")
     _write_json(tmp, config)
     os.replace(tmp, path)
+
+
+def remove_checkpoints(root: str | os.PathLike, names: list[str]) -> str | None:
+    """Delete checkpoint folders; if the best one goes, mark the best of the rest on the same data.
+
+    Returns
+    -------
+    str or None
+        The checkpoint marked best afterwards.
+    """
+    root = Path(root)
+    infos = {i.name: i for i in list_checkpoints(root)}
+    fingerprints = {infos[n].config.get("data_fingerprint") for n in names if n in infos and infos[n].best}
+    for name in names:
+        shutil.rmtree(root / name)
+    best = None
+    for fp in fingerprints:
+        best = mark_best(root, data_fingerprint=fp) or best
+    return best or next((i.name for i in list_checkpoints(root) if i.best), None)
 
 
 def mark_best(root: str | os.PathLike, *, data_fingerprint: str) -> str | None:
@@ -484,8 +513,8 @@ def _available(infos: list[CheckpointInfo]) -> str:
 
 
 def pick_checkpoint(root: str | os.PathLike, requested: str) -> CheckpointInfo:
-    """Resolve ``"best"`` (the one marked best), ``"latest"`` (newest), a name, or a unique
-    part of a name (``20261130-0102`` or the last digits).
+    """Resolve ``"best"`` (the one marked best), ``"latest"`` (newest), a name, a tag, or a
+    unique part of a name.
 
     Broken folders are never picked by ``"best"`` / ``"latest"``.
 
@@ -508,7 +537,7 @@ def pick_checkpoint(root: str | os.PathLike, requested: str) -> CheckpointInfo:
             + (f" or pick one of: {_available(infos)}" if usable else ""),
         )
     for info in infos:
-        if info.name == requested:
+        if info.name == requested or (requested and info.config.get("tag") == requested):
             return info
     matches = [i for i in infos if requested and requested in i.name]
     if len(matches) == 1:

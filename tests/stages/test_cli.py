@@ -251,3 +251,34 @@ def test_shell_completion_offers_stage_names_of_the_workspace(tmp_path, solid_cl
            "COMP_CWORD": "4"}
     out = subprocess.run([sys.executable, "-m", "avstudio"], env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["plain,sonify"]
+
+
+def test_checkpoints_tag_rm_and_prune(runner, tmp_path, solid_clip):
+    import numpy as np
+
+    from avstudio.mapper.checkpoint import FORMAT, list_checkpoints, new_checkpoint_name, save_checkpoint
+
+    ws = tmp_path / "ba"
+    invoke(runner, "init", ws, "--template", "bad-apple", "--video", solid_clip)
+    root = ws / "checkpoints"
+    names = []
+    for k, loss in enumerate((0.5, 0.2, 0.9, 0.7)):  # the second is best; created in this order
+        name = new_checkpoint_name(root)
+        save_checkpoint(root, name, state_dict={"w": np.zeros(2)}, metrics={},
+                        config={"format": FORMAT, "data_fingerprint": "d", "selection_loss": loss,
+                                "best": k == 1, "created": f"2026-01-0{k + 1}T00:00:00+00:00"})
+        names.append(name)
+    r = invoke(runner, "checkpoints", "tag", names[2], "wide", "-C", ws)
+    assert r.exit_code == 0 and r.output.strip() == f"{names[2]} is now tagged wide"
+    r = invoke(runner, "checkpoints", "tag", names[3], "wide", "-C", ws)
+    assert r.exit_code == 1 and f"tag 'wide' already names checkpoint {names[2]}" in one_error_line(r)
+    r = invoke(runner, "checkpoints", "-C", ws)
+    assert all(len(line.split()[0]) == 6 for line in r.output.splitlines()[1:5])  # short names fit 80 columns
+    assert max(len(line) for line in r.output.splitlines()[:5]) <= 80 and "wide" in r.output
+    r = runner.invoke(cli, ["checkpoints", "rm", "wide", "-C", str(ws)], input="n\n")
+    assert "nothing deleted" in r.output and (root / names[2]).is_dir()
+    r = invoke(runner, "checkpoints", "rm", "wide", names[1], "-C", ws, "--yes")
+    assert r.exit_code == 0 and not (root / names[2]).exists()
+    assert r.output.strip().endswith(f"best is now {names[0]}")  # the best went: the next lowest loss is best
+    r = invoke(runner, "checkpoints", "prune", "--keep", "0", "-C", ws, "--yes")
+    assert r.exit_code == 0 and [i.name for i in list_checkpoints(root)] == [names[0]]  # the best stays

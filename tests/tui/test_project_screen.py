@@ -195,6 +195,7 @@ async def test_edit_reloads_the_manifest_and_status(ran_ws_dir):
         await wait_for(pilot, lambda: screen.ready)
         assert set(states(app).values()) == {"fresh"}
         await tap(pilot, "e")
+        await wait_for(pilot, lambda: edited, what="the editor opened")
         assert edited == [ran_ws_dir / "avstudio.toml"]
         await wait_for(pilot, lambda: states(app)["slow"] == "stale", what="slow stale")
         assert states(app) == {"source": "fresh", "slow": "stale", "tail": "stale"}
@@ -234,9 +235,9 @@ async def test_keys_that_cannot_act_say_why_and_the_palette_lists_them_unavailab
         original = screen.notify
         screen.notify = lambda message, **kw: (notes.append(message), original(message, **kw))
         await tap(pilot, "r")  # the selected stage is fresh: nothing runs, a toast says why
-        assert notes[-1] == "Run: source is fresh (f reruns it anyway)"
+        await wait_for(pilot, lambda: notes and notes[-1] == "Run: source is fresh (f reruns it anyway)")
         await tap(pilot, "a")
-        assert notes[-1] == "All: every stage is fresh (f reruns the selected one)"
+        await wait_for(pilot, lambda: notes[-1] == "All: every stage is fresh (f reruns the selected one)")
         assert screen.run_worker_ is None  # nothing was started
         titles = {c.title: c.help for c in app.get_system_commands(screen)}
         run_all = next(b for b in screen.BINDINGS if b.action == "run_all")
@@ -257,6 +258,7 @@ async def test_l_opens_the_stage_log_with_past_runs_full_screen(ran_ws_dir):
         await tap(pilot, "l")
         await wait_for(pilot, lambda: isinstance(app.screen, LogScreen), what="log screen")
         log = app.screen.query_one("#full-log")
+        await wait_for(pilot, lambda: log.lines, what="log lines drawn")
         text = "\n".join(line.text for line in log.lines)
         assert "── run " in text and "wrote" in text  # a heading per run, the stage's own lines
         await tap(pilot, "escape")
