@@ -20,11 +20,13 @@ def _port_free(host: str, port: int) -> bool:
 
 
 @click.command()
-@click.argument("directory", default=".", required=False, type=click.Path(file_okay=False, path_type=str))
+@click.argument("path", metavar="[DIR]", default=None, required=False, type=click.Path(file_okay=False, path_type=str))
+@click.option("-C", "directory", default=".", metavar="DIR", show_default=True,
+              type=click.Path(file_okay=False, path_type=str), help="Workspace directory (same as the argument).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Only this machine can connect unless you name another address.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
-def serve(directory: str, host: str, port: int) -> None:
+def serve(path: str | None, directory: str, host: str, port: int) -> None:
     """Serve the TUI of the workspace in DIRECTORY to a web browser (textual-serve).
 
     Each browser tab gets its own TUI. By default only this machine can connect;
@@ -41,7 +43,7 @@ def serve(directory: str, host: str, port: int) -> None:
     from avstudio.errors import AvStudioError
     from avstudio.workspace.workspace import Workspace
 
-    ws = Workspace(directory)  # a one-line error (not a workspace) before anything listens
+    ws = Workspace(path or directory)  # a one-line error (not a workspace) before anything listens
     if not _port_free(host, port):
         raise AvStudioError(f"port {port} on {host} is in use (another `avstudio serve`?)",
                             hint=f"pass another port, e.g. --port {port + 1}")

@@ -47,7 +47,7 @@ class AvStudioApp(App[None]):
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="app.help", key_display="?",
                 tooltip="The keys of this screen and what stage states mean"),
-        Binding("q", "quit_app", "Quit", id="app.quit",
+        Binding("q", "quit_app", "Leave", id="app.quit",
                 tooltip="Leave the TUI (a run keeps going; stop it first with x)"),
     ]
 

@@ -43,7 +43,7 @@ async def test_open_tui_follows_a_headless_run_and_can_stop_it(ran_ws_dir, tmp_p
                            what="headless progress")
             assert screen.headless and not screen.own_run
             assert screen.holder["pid"] == proc.pid
-            assert screen.header.run.startswith(f"avstudio run: pid {proc.pid}")
+            assert screen.header.run.startswith(f"run pid {proc.pid}")
             assert screen.running_stage == "slow" and screen.table.selected_stage == "slow"
             assert "chunk 2/5" in screen.log_pane.shown_text()
             await wait_for(pilot, lambda: states(app)["slow"] == "running")

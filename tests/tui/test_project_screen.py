@@ -33,7 +33,7 @@ async def test_fresh_workspace_lists_missing_stages_and_allowed_keys(ws_dir):
         assert screen.check_action("checkpoints", ()) is False  # sonify without checkpoints/
         titles = {c.title for c in app.get_system_commands(screen)}
         assert "All: Run every stage that is not fresh" in titles
-        assert not any(t.startswith("Cancel:") for t in titles)
+        assert not any(t.startswith("Stop:") for t in titles)
 
 
 async def test_run_all_makes_every_stage_fresh_and_logs_follow(ws_dir):
@@ -290,3 +290,20 @@ async def test_run_all_asks_first_when_the_plan_holds_gpu_work(ran_ws_dir):
             assert screen.run_worker_ is None  # declined: nothing started
         finally:
             device.gpu_work = original
+
+
+async def test_slash_filters_the_stages_by_name_or_state(ran_ws_dir):
+    app = make_app(ran_ws_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.project_screen
+        await wait_for(pilot, lambda: _idle(app))
+        notes = []
+        original = screen.notify
+        screen.notify = lambda message, **kw: (notes.append(message), original(message, **kw))
+        await tap(pilot, "slash", "s", "l")  # typing goes to the filter, not to the r/a/... keys
+        await wait_for(pilot, lambda: [k.value for k in screen.table.rows] == ["slow"], what="filtered")
+        assert notes == [] and screen.run_worker_ is None
+        await tap(pilot, "enter")
+        assert screen.table.has_focus and screen.table.selected_stage == "slow"
+        await tap(pilot, "escape")
+        await wait_for(pilot, lambda: [k.value for k in screen.table.rows] == ["source", "slow", "tail"])

@@ -15,7 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable, Footer, Input
 from textual.worker import Worker, WorkerState
 
 from avstudio.cancel import CancelToken
@@ -46,7 +46,7 @@ class ProjectScreen(Screen):
         Binding("d", "downstream", "+Down", id="stage.downstream",
                 tooltip="Rerun the selected stage and every stage downstream of it"),
         Binding("a", "run_all", "All", id="run.all", tooltip="Run every stage that is not fresh"),
-        Binding("x", "cancel_run", "Cancel", id="run.cancel",
+        Binding("x", "cancel_run", "Stop", id="run.cancel",
                 tooltip="Stop the running stage at its next chunk (asks first); earlier outputs stay"),
         Binding("c", "checkpoints", "Ckpts", id="screen.checkpoints",
                 tooltip="List, compare and choose mapper checkpoints"),
@@ -54,6 +54,8 @@ class ProjectScreen(Screen):
                 tooltip="Open avstudio.toml in $EDITOR, then reload it"),
         Binding("l", "full_log", "Log", id="log.full",
                 tooltip="The selected stage's log full screen, past runs included, scrollable by keyboard"),
+        Binding("slash", "filter", "Filter", id="stage.filter", key_display="/", show=False,
+                tooltip="Show only stages whose name or state contains what you type (empty: all)"),
     ]
 
     AUTO_FOCUS = "StageTable"
@@ -86,6 +88,7 @@ class ProjectScreen(Screen):
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield ProjectHeader(id="header")
+        yield Input(placeholder="filter stages by name or state (enter keeps it, escape clears)", id="stage-filter")
         yield StageTable(id="stages")
         yield RunProgress(id="progress")
         yield LogPane(id="log")
@@ -228,7 +231,7 @@ class ProjectScreen(Screen):
         self.holder = holder
         self.headless = headless
         if headless:
-            self.header.run = f"avstudio run: {describe(holder)}"
+            self.header.run = f"run pid {holder.get('pid', '?')}" + (f": {holder['stage']}" if holder.get("stage") else "")
         elif self.own_run:
             self.header.run = "run from this TUI"
         else:
@@ -476,6 +479,29 @@ class ProjectScreen(Screen):
             self.cancelling = True
             self.notify(f"sent Ctrl-C (SIGINT) to pid {pid}; it stops at the next chunk")
         self.refresh_bindings()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#stage-filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#stage-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value)
+
+    @on(Input.Submitted, "#stage-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        box = self.query_one("#stage-filter", Input)
+        box.display = bool(event.value.strip())  # a filter in force stays visible
+        self.table.focus()
+
+    def key_escape(self) -> None:
+        box = self.query_one("#stage-filter", Input)
+        if box.has_focus or box.display:
+            box.value = ""
+            box.display = False
+            self.table.set_filter("")
+            self.table.focus()
 
     def action_full_log(self) -> None:
         from avstudio.tui.screens.log_view import LogScreen

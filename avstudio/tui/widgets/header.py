@@ -17,10 +17,17 @@ class ProjectHeader(Static):
     """What is running (``headless pid 123``), empty when idle."""
 
     def render(self) -> Content:
+        width = self.size.width or 80
+        fixed = len(f"avstudio │ {self.project} │ media:  │ device: {self.device}") + (len(self.run) + 5 if self.run else 0)
+        fixed += 2  # the widget's padding
+        media = self.media
+        room = width - fixed
+        if len(media) > room:  # keep both ends of the file name: "sectoid_sh…_90s.mp4"
+            media = media[: room // 2 - 1] + "…" + media[-(room - room // 2):] if room >= 8 else ""
         parts = [
             Content.from_markup("[b]avstudio[/b]"),
             Content.from_markup("[b]$project[/b]", project=self.project),
-            Content.from_markup("media: $media", media=self.media),
+            *([Content.from_markup("media: $media", media=media)] if media else []),
             Content.from_markup("device: $device", device=self.device),
         ]
         if self.run:

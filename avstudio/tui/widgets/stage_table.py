@@ -29,6 +29,8 @@ class StageTable(DataTable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.statuses: list[Any] = []
+        self.filter_text = ""
+        """Only stages whose name or state contains this are shown (``/`` sets it)."""
         self._built_why_width = 0
 
     def on_mount(self) -> None:
@@ -90,11 +92,11 @@ class StageTable(DataTable):
         Cells are updated in place when the stages and column widths stay the same;
         otherwise the table is rebuilt.
         """
-        same = [s.name for s in statuses] == [k.value for k in self.rows]
         self.statuses = list(statuses)
+        same = [s.name for s in self.shown] == [k.value for k in self.rows]
         why_width = self._why_width()
         if same and why_width == self._built_why_width:
-            for status in self.statuses:
+            for status in self.shown:
                 for col, value in zip(COLUMNS, self._cells(status, why_width)):
                     self.update_cell(status.name, col, value, update_width=True)
             return
@@ -108,8 +110,19 @@ class StageTable(DataTable):
         for name in COLUMNS:
             self.add_column(name, key=name)
         why_width = self._built_why_width = self._why_width()
-        for status in self.statuses:
+        for status in self.shown:
             self.add_row(*self._cells(status, why_width), key=status.name)
+
+    @property
+    def shown(self) -> list[Any]:
+        """The statuses the filter lets through."""
+        text = self.filter_text.lower()
+        return [s for s in self.statuses if not text or text in s.name.lower() or text in s.state]
+
+    def set_filter(self, text: str) -> None:
+        """Show only stages whose name or state contains ``text`` (empty: all)."""
+        self.filter_text = text.strip()
+        self.update_statuses(self.statuses)
 
     def mark_running(self, name: str) -> None:
         """Show ``name`` as running now, before the next status refresh confirms it."""
