@@ -274,9 +274,14 @@ class ProjectScreen(Screen):
             self.log_pane.add(event)
         elif kind == "stage_finished":
             self.log_pane.add(Log(stage=stage, message=f"done in {fmt.duration(event.seconds)}", time=event.time))
+            if not replay:
+                self.table.mark(stage, "fresh", [])  # at once; the status refresh then fills took/output
             self._stage_ended(stage)
         elif kind == "stage_failed":
             what = "interrupted" if event.interrupted else "failed"
+            if not replay:
+                self.table.mark(stage, what, [f"last run was {what}" if event.interrupted else
+                                              f"last run failed: {event.message}"])
             self.log_pane.add(Log(stage=stage, level="warning" if event.interrupted else "error",
                                   message=f"{what}: {event.message}", time=event.time))
             self._stage_ended(stage)

@@ -126,9 +126,13 @@ class StageTable(DataTable):
 
     def mark_running(self, name: str) -> None:
         """Show ``name`` as running now, before the next status refresh confirms it."""
+        self.mark(name, "running", ["running now"])
+
+    def mark(self, name: str, state: str, reasons: list[str]) -> None:
+        """Show ``name`` in ``state`` at once (an event said so); the next status refresh confirms it."""
         for status in self.statuses:
             if status.name == name:
-                status.state, status.reasons = "running", ["running now"]
+                status.state, status.reasons = state, reasons
         self.update_statuses(self.statuses)
 
     def status_of(self, name: str | None) -> Any:
