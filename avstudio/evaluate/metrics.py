@@ -139,9 +139,13 @@ def _per_frame(
     return out
 
 
-def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation; 0.0 when either side is constant (up to rounding)."""
     x = np.asarray(x, dtype=np.float64) - np.mean(x)
     y = np.asarray(y, dtype=np.float64) - np.mean(y)
+    for v in (x, y):
+        if len(v) and np.ptp(v) <= 1e-6 * (1.0 + float(np.abs(v).max())):
+            return 0.0  # constant up to rounding (a constant frame's brightness summed in chunks)
     den = math.sqrt(float(x @ x) * float(y @ y))
     if den <= 1e-12 * max(len(x), 1):
         return 0.0
@@ -205,7 +209,7 @@ def brightness_corr(a: np.ndarray, b: np.ndarray) -> float:
         Frames, or per-frame brightness already computed.
     """
     ba, bb = _brightness_pair(a, b)
-    return _pearson(ba, bb)
+    return pearson(ba, bb)
 
 
 def _brightness_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -291,7 +295,7 @@ def image_metrics(
         "mae": float(values["mae"].mean()),
         "ssim": float(values["ssim"].mean()),
         "iou": float(values["iou"].mean()),
-        "brightness_corr": _pearson(values["bright_a"], values["bright_b"]),
+        "brightness_corr": pearson(values["bright_a"], values["bright_b"]),
         "polarity_accuracy": polarity_agreement(
             _polarity(values["bright_a"], **kw), _polarity(values["bright_b"], **kw)
         ),

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from avstudio.evaluate.metrics import grey, mean_brightness
+from avstudio.evaluate.metrics import grey, mean_brightness, pearson
 from avstudio.painter.polarity import balanced_accuracy
 
 _CHUNK = 32  # frames per vectorised pixel step
@@ -62,18 +62,8 @@ def _spans(n: int, step: int = _CHUNK) -> Iterable[slice]:
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson correlation; 0.0 when either side is constant, nan for fewer than 2 values."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if len(x) < 2:
-        return math.nan
-    x, y = x - x.mean(), y - y.mean()
-    if np.ptp(x) <= 1e-6 * (1.0 + float(np.abs(x).max())) or np.ptp(y) <= 1e-6 * (1.0 + float(np.abs(y).max())):
-        return 0.0  # constant up to rounding (a constant frame's brightness summed in chunks)
-    den = math.sqrt(float(x @ x) * float(y @ y))
-    if den <= 1e-12 * len(x):
-        return 0.0
-    return float(np.clip((x @ y) / den, -1.0, 1.0))
+    """:func:`avstudio.evaluate.metrics.pearson`, but nan for fewer than 2 values (undefined on a subset)."""
+    return math.nan if len(x) < 2 else pearson(x, y)
 
 
 def _usable(v: float | None) -> bool:
