@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from avstudio.cancel import NEVER, CancelToken
+from avstudio.painter.polarity import light_or_dark
 
 AUDIBLE_RMS = 10 ** (-45 / 20)
 """A frame is "music" when its audio RMS is above -45 dBFS."""
@@ -52,7 +53,7 @@ def paint_test_block(painter: Any, *, frames: Any, audio_emb: np.ndarray, onset:
     ``paint`` does, starting from the true polarity of the last frame before the block."""
     lo, hi = painter.split.test
     known = painter.split.known_before("test")
-    initial = (1 if brightness[known] >= 128.0 else -1) if known >= 0 else None
+    initial = int(light_or_dark(brightness[known:known + 1])[0]) if known >= 0 else None
     plans = painter.plan(audio_emb, onset, temporal=temporal, backend=render["backend"], start=lo, stop=hi,
                          initial_polarity=initial)
     renderer = painter.renderer(render, size=size, frames=frames, base_dir=base_dir, cancel=cancel)
@@ -95,7 +96,7 @@ def evaluate_painter(painter: Any, *, frames: Any, audio_emb: np.ndarray, onset:
     split = painter.split
     lo, hi = split.test
     train = split.indices("train")
-    truth_polarity = np.where(np.asarray(brightness) >= 128.0, 1, -1).astype(np.int8)
+    truth_polarity = light_or_dark(brightness)
     plans, painted = paint_test_block(painter, frames=frames, audio_emb=audio_emb, onset=onset, brightness=brightness,
                                       temporal=temporal, render=render, size=size, base_dir=base_dir, cancel=cancel,
                                       log=log)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from avstudio.evaluate.metrics import grey, mean_brightness, pearson
-from avstudio.painter.polarity import balanced_accuracy
+from avstudio.painter.polarity import balanced_accuracy, light_or_dark
 
 _CHUNK = 32  # frames per vectorised pixel step
 _READ_CHUNK = 256  # frames read per slice from a sliceable (h5py dataset)
@@ -130,11 +130,8 @@ def frame_polarity(frames_or_brightness: np.ndarray, *, threshold: float = 128.0
     np.ndarray [shape=(n,), int8]
     """
     x = frames_or_brightness
-    if getattr(x, "ndim", np.ndim(x)) == 1:
-        brightness = np.asarray(x, dtype=np.float64)
-    else:
-        brightness = mean_brightness(x)
-    return np.where(brightness >= threshold, 1, -1).astype(np.int8)
+    brightness = x if getattr(x, "ndim", np.ndim(x)) == 1 else mean_brightness(x)
+    return light_or_dark(brightness, threshold=threshold)
 
 
 def frame_change(frames: np.ndarray) -> np.ndarray:

@@ -318,7 +318,7 @@ def fit_painter(data: dict[str, Any], *, brightness: np.ndarray, split: Any, tra
     """
     from avstudio.mapper.context import add_context
     from avstudio.mapper.train import train_mapper
-    from avstudio.painter.polarity import fit_polarity_head
+    from avstudio.painter.polarity import fit_polarity_head, light_or_dark
     from avstudio.painter.retrieval import PathConfig
 
     fps = float(data["fps"])
@@ -329,7 +329,7 @@ def fit_painter(data: dict[str, Any], *, brightness: np.ndarray, split: Any, tra
                           cancel=cancel)
     log(f"best epoch {result.best_epoch} of {len(result.history)}: validation loss {result.best_val_loss:.4f}"
         + (" (stopped early)" if result.stopped_early else ""))
-    truth = np.where(np.asarray(brightness) >= 128.0, 1, -1).astype(np.int8)
+    truth = light_or_dark(brightness)
     head = fit_polarity_head(audio, truth, fps=fps, split=split, log=log)
     arrays, scalars = _states_to_arrays({k: data[k]["state"] for k in ("audio", "image")})
     arrays.update(head.arrays())

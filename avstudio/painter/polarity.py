@@ -226,6 +226,11 @@ def flip_at(changes: np.ndarray, *, start: int, stop: int, initial: int) -> np.n
     return out
 
 
+def light_or_dark(brightness: np.ndarray, *, threshold: float = 128.0) -> np.ndarray:
+    """Polarity [shape=(n,), int8] of frames by mean brightness: light (+1) at and above ``threshold``."""
+    return np.where(np.asarray(brightness, dtype=np.float64) >= threshold, LIGHT, DARK).astype(np.int8)
+
+
 def hysteresis(prob: np.ndarray, *, initial: int | None = None, high: float = 0.65, low: float = 0.35) -> np.ndarray:
     """Polarity [shape=(n,), int8] from a light probability, keeping the state between ``low`` and ``high``."""
     from avstudio.render.polarity import track_polarity
