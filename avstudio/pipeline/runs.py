@@ -64,13 +64,11 @@ def start_detached(layout: Any, stages: Sequence[str], *, force: bool = False, d
         Another run holds the workspace, or the new run ended at once (the
         message is the last line of its log).
     """
-    from avstudio.workspace.lock import describe
+    from avstudio.workspace.lock import busy_error
 
     holder = current_run(layout)
     if holder:
-        raise LockError(f"another avstudio run is writing to this workspace ({describe(holder)})",
-                        hint=f"follow it with `avstudio attach -C {layout.root}` or stop it with "
-                             f"`avstudio stop -C {layout.root}`")
+        raise busy_error(holder)
     layout.logs_dir.mkdir(parents=True, exist_ok=True)
     run_id = new_run_id()
     log_path = run_log(layout, run_id)
@@ -148,19 +146,13 @@ def follow(layout: Any, run_id: str, *, poll: float = 0.2) -> Iterator[Event]:
     """The events of run ``run_id`` from its start, then live, until it finishes (or its process is gone)."""
     follower = EventLogFollower(layout.event_log)
     while True:
-        for event in follower.poll():
-            if event.run_id != run_id:
-                continue
-            yield event
-            if event.kind == "run_finished":
-                return
-        holder = current_run(layout)
-        if not holder or holder.get("run_id") != run_id:
-            for event in follower.poll():  # what it wrote before it let go
-                if event.run_id == run_id:
-                    yield event
-                    if event.kind == "run_finished":
-                        return
+        running = (current_run(layout) or {}).get("run_id") == run_id  # before polling: what it wrote before
+        for event in follower.poll():                                # it let go is in this poll
+            if event.run_id == run_id:
+                yield event
+                if event.kind == "run_finished":
+                    return
+        if not running:
             return
         time.sleep(poll)
 

@@ -47,12 +47,7 @@ class WorkspaceLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            holder = read_holder(self.path) or {}
-            raise LockError(
-                f"another avstudio run is writing to this workspace ({describe(holder)})",
-                hint=f"wait for it to finish, follow it with `avstudio tui`, or stop it with "
-                f"`kill -INT {holder.get('pid', '<pid>')}`",
-            ) from None
+            raise busy_error(read_holder(self.path) or {}) from None
         self._fd = fd
         self._info = {
             "pid": os.getpid(),
@@ -123,6 +118,15 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def busy_error(holder: dict[str, Any]) -> LockError:
+    """The one-line refusal when another run holds the workspace (naming it, and how to follow or stop it)."""
+    return LockError(
+        f"another avstudio run is writing to this workspace ({describe(holder)})",
+        hint=f"wait for it, follow it with `avstudio attach`, or stop it with `avstudio stop` "
+             f"(or `kill -INT {holder.get('pid', '<pid>')}`)",
+    )
 
 
 def describe(holder: dict[str, Any]) -> str:
