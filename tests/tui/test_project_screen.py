@@ -304,6 +304,7 @@ async def test_slash_filters_the_stages_by_name_or_state(ran_ws_dir):
         await wait_for(pilot, lambda: [k.value for k in screen.table.rows] == ["slow"], what="filtered")
         assert notes == [] and screen.run_worker_ is None
         await tap(pilot, "enter")
-        assert screen.table.has_focus and screen.table.selected_stage == "slow"
+        await wait_for(pilot, lambda: screen.table.has_focus, what="the table focused again")
+        assert screen.table.selected_stage == "slow"
         await tap(pilot, "escape")
         await wait_for(pilot, lambda: [k.value for k in screen.table.rows] == ["source", "slow", "tail"])
