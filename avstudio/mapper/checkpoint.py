@@ -417,6 +417,17 @@ def _metrics_summary(metrics: Mapping[str, Any]) -> tuple[dict[str, float], list
     return summary, history
 
 
+def format_problem(config: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(what, fix)`` when ``config.json`` is of another bundle format than :data:`FORMAT`, else None."""
+    fmt = config.get("format", 1)
+    if fmt == FORMAT:
+        return None
+    if isinstance(fmt, int) and fmt < FORMAT:
+        return (f"bundle format {fmt}, this avstudio reads format {FORMAT} (it predates the painter bundle: "
+                "no polarity head or frame library)", "retrain with `avstudio run train --force`")
+    return f"bundle format {fmt}, this avstudio reads format {FORMAT}", "upgrade avstudio to read it"
+
+
 EVALUATION_FILE = "evaluation.json"
 TARGET_METRICS = {"crispness": "truth_crispness", "flicker": "truth_flicker"}
 """Metrics scored by closeness to the truth's own value (reported as ``<name>_error``)."""
@@ -460,8 +471,8 @@ def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     )
     if not (path / MODEL_FILE).is_file():
         info.broken = "model.safetensors is missing"
-    elif config.get("format", 1) != FORMAT:
-        info.broken = f"bundle format {config.get('format', 1)}, this avstudio reads {FORMAT}: retrain"
+    elif (problem := format_problem(config)) is not None:
+        info.broken = f"{problem[0]}: {problem[1]}"
     try:
         metrics = json.loads((path / METRICS_FILE).read_text())
         if isinstance(metrics, Mapping):

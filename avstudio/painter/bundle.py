@@ -281,13 +281,11 @@ class Painter:
 
 def check_format(name: str, config: dict[str, Any]) -> None:
     """Refuse a bundle of another format (one line naming both)."""
-    fmt = config.get("format", 1)
-    if fmt != FORMAT:
-        older = isinstance(fmt, int) and fmt < FORMAT
-        raise ModelError(
-            f"checkpoint {name} is bundle format {fmt}, this avstudio reads format {FORMAT}"
-            + (" (it predates the painter bundle: no polarity head or frame library)" if older else ""),
-            hint=_RETRAIN if older else "upgrade avstudio to read it")
+    from avstudio.mapper.checkpoint import format_problem
+
+    problem = format_problem(config)
+    if problem is not None:
+        raise ModelError(f"checkpoint {name} is {problem[0]}", hint=problem[1])
 
 
 def fit_painter(data: dict[str, Any], *, brightness: np.ndarray, split: Any, train_config: Any,
