@@ -300,7 +300,10 @@ async def test_slash_filters_the_stages_by_name_or_state(ran_ws_dir):
         notes = []
         original = screen.notify
         screen.notify = lambda message, **kw: (notes.append(message), original(message, **kw))
-        await tap(pilot, "slash", "s", "l")  # typing goes to the filter, not to the r/a/... keys
+        await tap(pilot, "slash")
+        box = screen.query_one("#stage-filter")
+        await wait_for(pilot, lambda: box.has_focus, what="the filter box focused")  # Textual moves focus later
+        await tap(pilot, "s", "l")  # typing goes to the filter, not to the r/a/l... keys
         await wait_for(pilot, lambda: [k.value for k in screen.table.rows] == ["slow"], what="filtered")
         assert notes == [] and screen.run_worker_ is None
         await tap(pilot, "enter")
