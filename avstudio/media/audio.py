@@ -86,8 +86,19 @@ def _declared_samples(container, stream) -> int | None:
     return int(round(float(stream.duration * stream.time_base) * stream.rate))
 
 
-def _mono_blocks(container, stream, *, mono: bool = True) -> Iterator[np.ndarray]:
-    """Decode ``stream`` to mono float32 blocks at its own rate (``mono=False``: ``(n, channels)`` blocks)."""
+def _blocks(container, stream, *, mono: bool = True, start: float | None = None) -> Iterator[np.ndarray]:
+    """Decode ``stream`` at its own rate to mono blocks ``(n,)``, or ``(n, channels)`` blocks with ``mono=False``.
+
+    More than two channels (5.1, 7.1, ...) are downmixed to stereo by FFmpeg's
+    resampler with the standard matrix (centre and surrounds at -3 dB, LFE
+    dropped), scaled so it cannot exceed full scale; a layout it cannot
+    place is averaged into two halves instead.
+    Samples are converted to packed float: PyAV's planar path reads past the
+    eighth plane of a 7.1 frame and crashes the process.
+
+    ``start`` (seconds on the container's clock) becomes sample 0: audio
+    before it is cut, and a track that begins later is preceded by silence.
+    """
     import av
 
     remaining = _declared_samples(container, stream)
@@ -98,22 +109,67 @@ def _mono_blocks(container, stream, *, mono: bool = True) -> Iterator[np.ndarray
         except av.error.FFmpegError:
             continue  # a damaged packet: skip it, as players do
         for frame in frames:
+            channels = frame.layout.nb_channels
             if resampler is None:
-                # Planar float at the source rate and layout: only a format change.
-                resampler = av.AudioResampler(format="fltp", layout=frame.layout, rate=frame.sample_rate)
-            for out in resampler.resample(frame):
-                planes = out.to_ndarray()
-                if not mono:
-                    block = np.ascontiguousarray(planes.T, dtype=np.float32)
-                elif planes.shape[0] > 1:
-                    block = planes.mean(axis=0, dtype=np.float32)
+                rate = frame.sample_rate
+                target = frame.layout.name if channels <= 2 else "stereo"
+                resampler = av.AudioResampler(format="flt", layout=target, rate=rate)
+                gain = _downmix_gain(frame.layout, rate) if channels > 2 else 1.0
+                if start is not None and frame.time is not None:
+                    lead = int(round((frame.time - start) * rate))
+                    if lead > 0:
+                        silence = np.zeros(lead if mono else (lead, min(channels, 2)), np.float32)
+                        yield silence
+                    skip = max(0, -lead)
                 else:
-                    block = planes[0].astype(np.float32)
+                    skip = 0
+            try:
+                outs = resampler.resample(frame)
+            except (av.error.FFmpegError, ValueError):
+                # A layout the downmix cannot place: average the channels into two halves.
+                resampler = av.AudioResampler(format="flt", layout=frame.layout, rate=frame.sample_rate)
+                outs = [_halves(out) for out in resampler.resample(frame)]
+            for out in outs:
+                if isinstance(out, np.ndarray):
+                    block = out
+                else:
+                    block = out.to_ndarray().reshape(-1, out.layout.nb_channels) * gain
+                if mono:
+                    block = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+                block = np.ascontiguousarray(block, dtype=np.float32)
                 if remaining is not None:
                     block = block[:remaining]
                     remaining -= len(block)
+                if skip:
+                    cut = min(skip, len(block))
+                    block, skip = block[cut:], skip - cut
                 if len(block):
                     yield block
+
+
+def _downmix_gain(layout, rate: int) -> float:
+    """1 / the largest sum of FFmpeg's downmix coefficients to stereo, so the mix cannot exceed full scale.
+
+    Measured by downmixing a frame of ones with a resampler of its own.
+    """
+    import av
+
+    ones = np.ones((1, 256 * layout.nb_channels), np.float32)
+    try:
+        frame = av.AudioFrame.from_ndarray(ones, format="flt", layout=layout.name)
+        frame.sample_rate = rate
+        mixed = av.AudioResampler(format="flt", layout="stereo", rate=rate).resample(frame)
+        peak = max(float(np.abs(out.to_ndarray()).max()) for out in mixed) if mixed else 1.0
+    except (av.error.FFmpegError, ValueError):
+        return 1.0
+    return 1.0 / max(peak, 1.0)
+
+
+def _halves(frame) -> np.ndarray:
+    """A packed frame of any channel count as stereo: the mean of the first and of the second half."""
+    pcm = frame.to_ndarray().reshape(-1, frame.layout.nb_channels)
+    half = max(1, pcm.shape[1] // 2)
+    return np.stack([pcm[:, :half].mean(axis=1), pcm[:, half:].mean(axis=1)], axis=1)
 
 
 def iter_audio(
@@ -121,6 +177,7 @@ def iter_audio(
     *,
     sr: int | None = None,
     chunk_seconds: float = 30.0,
+    start: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Stream a file's audio as mono float32 blocks, in bounded memory.
 
@@ -132,11 +189,16 @@ def iter_audio(
         Output rate; ``None`` keeps the source rate.
     chunk_seconds : float
         Length of each yielded block (the last may be shorter).
+    start : float, optional
+        Time 0 on the container's clock, in seconds: pass a video's first
+        frame time (``MediaInfo.video_start``) to cut or pad the audio to the
+        picture. ``None`` starts at the audio's first sample.
 
     Yields
     ------
     samples : np.ndarray [shape=(n,), float32]
-        Consecutive blocks of the mono mix (mean of the channels).
+        Consecutive blocks of the mono mix (mean of the channels; more than
+        two are first downmixed to stereo).
 
     Raises
     ------
@@ -175,7 +237,7 @@ def iter_audio(
                 n_pending = len(rest)
                 yield out
 
-        for block in _mono_blocks(container, stream):
+        for block in _blocks(container, stream, start=start):
             yield from take(block)
         yield from take(np.zeros(0, np.float32), last=True)
 
@@ -186,6 +248,7 @@ def read_audio(
     sr: int | None = None,
     max_seconds: float | None = None,
     mono: bool = True,
+    start: float | None = None,
 ) -> AudioTrack | None:
     """Read a file's whole audio stream as a mono mix (or with its channels, ``mono=False``).
 
@@ -199,8 +262,9 @@ def read_audio(
         Read at most this many seconds.
     mono : bool
         Mix to mono (``samples`` of shape ``(n,)``); False keeps the channels,
-        ``(n, channels)``, except that more than two are mixed down to stereo
-        (even channels left, odd right).
+        ``(n, channels)``, except that more than two are downmixed to stereo.
+    start : float, optional
+        Time 0 on the container's clock (see :func:`iter_audio`).
 
     Returns
     -------
@@ -221,9 +285,7 @@ def read_audio(
         limit = int(round(max_seconds * src_sr)) if max_seconds is not None else None
         blocks: list[np.ndarray] = []
         total = 0
-        for block in _mono_blocks(container, stream, mono=mono):
-            if block.ndim == 2 and block.shape[1] > 2:
-                block = np.stack([block[:, 0::2].mean(axis=1), block[:, 1::2].mean(axis=1)], axis=1)
+        for block in _blocks(container, stream, mono=mono, start=start):
             blocks.append(block)
             total += len(block)
             if limit is not None and total >= limit:

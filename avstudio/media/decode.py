@@ -14,6 +14,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,38 @@ _END = object()
 
 class _Warning(str):
     """A warning travelling through the chunk queue."""
+
+
+@dataclass
+class DecodeStats:
+    """What :func:`iter_frames` learnt about a video's timing while decoding it.
+
+    Attributes
+    ----------
+    start : float
+        Presentation time of the first frame on the container's clock (seconds); it is time 0
+        of the yielded frames.
+    n_decoded : int
+        Source frames decoded.
+    variable_rate : bool
+        The source's frame intervals vary: the longest exceeds the shortest by more than half
+        the median interval (phones and screen recorders write such files).
+    rotation : int
+        Counterclockwise degrees the decoded pictures were turned to stand upright.
+    """
+
+    start: float = 0.0
+    n_decoded: int = 0
+    variable_rate: bool = False
+    rotation: int = 0
+    intervals: list[float] = field(default_factory=list, repr=False)
+
+    def finish(self) -> None:
+        """Decide ``variable_rate`` from the collected intervals."""
+        steps = np.asarray(self.intervals, float)
+        steps = steps[steps > 0]
+        if len(steps) >= 2:
+            self.variable_rate = bool(steps.max() - steps.min() > 0.5 * float(np.median(steps)))
 
 
 def bare_decode_count(path: str | os.PathLike[str]) -> int:
@@ -70,6 +103,7 @@ def iter_frames(
     on_warning: Callable[[str], None] | None = None,
     prefetch: int = 1,
     max_chunk_bytes: int = MAX_CHUNK_BYTES,
+    stats: DecodeStats | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield the RGB frames of a video in chunks.
 
@@ -79,12 +113,17 @@ def iter_frames(
         The video file.
     fps : float, optional
         ``None`` yields every decoded frame. A rate resamples to a constant
-        rate by timestamps: output frame ``k`` (time ``k / fps``) is the latest
-        source frame whose time is ``<= k / fps`` plus half a source frame;
-        ``round(duration * fps)`` frames are yielded.
+        rate by presentation timestamps, so a variable-frame-rate file keeps
+        its events at their times: the first frame is time 0, and output
+        frame ``k`` (time ``k / fps``) is the latest source frame whose time
+        is ``<= k / fps`` plus half a source frame (at its average rate). The stream's own
+        duration gives ``round(duration * fps)`` frames; without one, frames
+        run to the end of the last source frame.
     size : (w, h), optional
-        Output size; scaling happens inside ffmpeg (area averaging when
-        shrinking, bilinear when growing). ``None`` keeps the source size.
+        Output size of the upright picture; scaling happens inside ffmpeg
+        (area averaging when shrinking, bilinear when growing). ``None`` keeps
+        the source size. Pictures with a display rotation (phone clips) are
+        turned upright.
     chunk : int
         Frames per yielded array, at most. The first chunks are shorter
         (32, 64, ... doubling up to ``chunk``) so that the consumer starts
@@ -103,6 +142,8 @@ def iter_frames(
     max_chunk_bytes : int
         Caps the chunk length so that one chunk of large frames stays within
         this many bytes (at least one frame per chunk).
+    stats : DecodeStats, optional
+        Filled in while decoding: start time, frame count, variable rate, rotation.
 
     Yields
     ------
@@ -148,6 +189,7 @@ def iter_frames(
                 put=put,
                 stop=stop,
                 cancel=cancel,
+                stats=stats if stats is not None else DecodeStats(),
             )
         except BaseException as exc:  # handed to the consumer, re-raised there
             put(exc)
@@ -210,28 +252,37 @@ class _BufferPool:
         return buf
 
 
-def _decode_chunks(path, *, fps, size, chunk, max_chunk_bytes, prefetch, put, stop, cancel) -> None:
+def _decode_chunks(path, *, fps, size, chunk, max_chunk_bytes, prefetch, put, stop, cancel, stats) -> None:
     """The decode thread: fill chunk buffers and hand them to ``put``."""
     import av
     from av.video.reformatter import VideoReformatter
+
+    from avstudio.media.probe import display_rotation
 
     name = Path(path).name
     with open_input(path) as container:
         if not container.streams.video:
             raise MediaError(f"no video stream in {name}", hint="pass a video file, not an audio file")
         stream = container.streams.video[0]
+        turns = display_rotation(path) // 90
+        stats.rotation = 90 * turns
         stream.thread_type = "AUTO"
         ctx = stream.codec_context
         src_w, src_h = int(ctx.width), int(ctx.height)
+        if turns % 2:
+            src_w, src_h = src_h, src_w
         out_w, out_h = size if size is not None else (src_w, src_h)
+        # Scale in the recorded orientation, then turn the picture upright.
+        scale_w, scale_h = (out_h, out_w) if turns % 2 else (out_w, out_h)
         src_rate = stream_rate(stream)
         src_dt = float(1 / src_rate) if src_rate else 0.0
+        own_duration = stream.duration is not None and stream.duration > 0
         duration = stream_duration(stream, container)
         expected = int(stream.frames or 0)
         shrink = out_w * out_h < src_w * src_h
         reformat_args = dict(
-            width=out_w,
-            height=out_h,
+            width=scale_w,
+            height=scale_h,
             format="rgb24",
             interpolation="AREA" if shrink else "BILINEAR",
         )
@@ -239,8 +290,8 @@ def _decode_chunks(path, *, fps, size, chunk, max_chunk_bytes, prefetch, put, st
             reformat_args["src_color_range"] = 2
             reformat_args["dst_color_range"] = 2
         reformatter = VideoReformatter()
-        row_bytes = out_w * 3
-        fit = max_chunk_bytes // (row_bytes * out_h)
+        row_bytes = scale_w * 3
+        fit = max_chunk_bytes // (row_bytes * scale_h)
         if fit < chunk:
             # Keep capped chunks a multiple of 16 frames when possible, so
             # appends stay aligned with a store's 16-frame HDF5 chunks.
@@ -265,8 +316,9 @@ def _decode_chunks(path, *, fps, size, chunk, max_chunk_bytes, prefetch, put, st
                 plane = rgb.planes[0]
                 flat = np.frombuffer(plane, np.uint8)
                 if plane.line_size != row_bytes:
-                    flat = flat.reshape(-1, plane.line_size)[:out_h, :row_bytes]
-                row[...] = flat.reshape(out_h, out_w, 3)
+                    flat = flat.reshape(-1, plane.line_size)[:scale_h, :row_bytes]
+                picture = flat.reshape(scale_h, scale_w, 3)
+                row[...] = np.rot90(picture, turns) if turns else picture
                 last_frame = frame
             last_row = row
             filled += 1
@@ -283,7 +335,7 @@ def _decode_chunks(path, *, fps, size, chunk, max_chunk_bytes, prefetch, put, st
         problem = None
         t0 = None
         half = 0.5 * src_dt
-        n_target = int(round(duration * fps)) if fps is not None and duration > 0 else None
+        n_target = int(round(duration * fps)) if fps is not None and own_duration else None
         prev = None
         prev_t = 0.0
         try:
@@ -301,9 +353,12 @@ def _decode_chunks(path, *, fps, size, chunk, max_chunk_bytes, prefetch, put, st
                         continue
                     t = frame.time if frame.time is not None else n_decoded * src_dt
                     if t0 is None:
-                        t0 = t
+                        t0 = stats.start = t
                     t -= t0
+                    if n_decoded:
+                        stats.intervals.append(t - prev_t)
                     n_decoded += 1
+                    stats.n_decoded = n_decoded
                     while (n_target is None or n_out < n_target) and n_out / fps + half < t:
                         if not emit(prev if prev is not None else frame):
                             return
@@ -314,6 +369,8 @@ def _decode_chunks(path, *, fps, size, chunk, max_chunk_bytes, prefetch, put, st
         except av.error.FFmpegError as exc:
             problem = f"read error ({exc.strerror or exc})"
 
+        stats.n_decoded = n_decoded
+        stats.finish()
         if n_decoded == 0:
             if expected == 0 and problem is None:
                 raise MediaError(f"video has no frames: {name}", hint="re-export the video; it holds no frames")

@@ -297,16 +297,28 @@ class VideoWriter:
         _discard(self.temp)
 
 
+COPY_CODECS = ("h264", "hevc", "av1")
+"""Video codecs stream-copied into an MP4: ones it carries and every current player decodes.
+Anything else (MPEG-4 Part 2, MS-MPEG4, VP9, ProRes, MJPEG, ...) is re-encoded to H.264."""
+
+
 def mux_audio(
     video_path: str | os.PathLike[str],
     audio: np.ndarray,
     audio_sr: int,
     out_path: str | os.PathLike[str],
-) -> None:
-    """Copy a video's video stream (no re-encode) and add new AAC audio.
+    *,
+    crf: int = 20,
+) -> str:
+    """The video of ``video_path`` with new AAC audio, as an MP4 that plays everywhere.
 
-    Any audio streams of ``video_path`` (a 5.1 track, say) are dropped. The
-    new audio is trimmed or zero-padded to the video stream's duration.
+    The first video frame becomes time 0 of the output (a file whose picture
+    starts late keeps its sound in sync), and the audio is trimmed or
+    zero-padded to the video stream's duration. H.264, HEVC and AV1 are
+    copied without re-encoding, keeping frame times (variable frame rate) and
+    the display rotation; other codecs are re-encoded to H.264 (yuv420p, even
+    size, the pictures turned upright) with the same frame times. Any audio
+    streams of ``video_path`` (a 5.1 track, say) are dropped.
 
     Parameters
     ----------
@@ -318,30 +330,161 @@ def mux_audio(
         Sample rate of ``audio``.
     out_path : str or PathLike
         The output file; may equal ``video_path``.
-    """
-    import av
+    crf : int
+        x264 quality when the video is re-encoded.
 
-    from avstudio.media.probe import open_input, stream_duration
+    Returns
+    -------
+    str
+        ``"copied"`` or ``"re-encoded"``.
+    """
+    from avstudio.media.probe import open_input
 
     with open_input(video_path) as source:
         if not source.streams.video:
             raise MediaError(f"no video stream in {video_path}", hint="pass a video file")
+        codec = source.streams.video[0].codec_context.codec.canonical_name
+    if codec in COPY_CODECS:
+        try:
+            _mux(video_path, audio, audio_sr, out_path, copy=True, crf=crf)
+            return "copied"
+        except _CannotCopy:
+            pass  # e.g. a codec the MP4 muxer of this FFmpeg build refuses
+    _mux(video_path, audio, audio_sr, out_path, copy=False, crf=crf)
+    return "re-encoded"
+
+
+class _CannotCopy(MediaError):
+    """The output container refused the source's video stream."""
+
+
+def _mux(video_path, audio, audio_sr, out_path, *, copy: bool, crf: int) -> None:
+    """Write ``out_path`` from the video of ``video_path`` and ``audio``, copying or re-encoding the video."""
+    import av
+
+    from avstudio.media.probe import display_rotation, open_input, stream_duration
+
+    turns = 0 if copy else display_rotation(video_path) // 90
+    dts_fix = _decode_times(video_path) if copy else None
+    with open_input(video_path) as source:
         in_video = source.streams.video[0]
+        in_video.thread_type = "AUTO"
+        tb = in_video.time_base
+        start = in_video.start_time or 0
         n_samples = int(round(stream_duration(in_video, source) * audio_sr))
         with atomic_output(out_path) as temp:
             with av.open(str(temp), mode="w", options={"movflags": "+faststart"}) as out:
-                out_video = out.add_stream_from_template(in_video)
+                if copy:
+                    try:
+                        out_video = out.add_stream_from_template(in_video, opaque=True)
+                        if in_video.codec_context.codec.canonical_name == "hevc":
+                            out_video.codec_context.codec_tag = "hvc1"  # what Apple's players require
+                    except (av.error.FFmpegError, ValueError) as exc:
+                        raise _CannotCopy(str(exc)) from None
+                else:
+                    out_video = _h264_like(out, in_video, turns, crf)
                 feed = _AudioFeed(out, audio, audio_sr)
-                start = in_video.start_time or 0
-                for packet in source.demux(in_video):
-                    if packet.dts is None:
-                        continue  # the demuxer's end-of-stream marker
-                    if packet.pts is not None:
-                        t = float((packet.pts - start) * in_video.time_base)
+
+                def feed_to(pts) -> None:
+                    if pts is not None:
+                        t = float((pts - start) * tb)
                         feed.feed_until(min(n_samples, max(0, int(t * audio_sr))))
-                    packet.stream = out_video
-                    out.mux(packet)
+
+                try:
+                    if copy:
+                        index = 0
+                        for packet in source.demux(in_video):
+                            if packet.size == 0:
+                                continue  # the demuxer's end-of-stream marker
+                            if dts_fix is not None:
+                                packet.dts = dts_fix[index]
+                            index += 1
+                            if packet.dts is None or packet.pts is None:
+                                raise _CannotCopy("a packet without timestamps")
+                            feed_to(packet.pts)
+                            packet.pts -= start
+                            packet.dts -= start
+                            packet.stream = out_video
+                            out.mux(packet)
+                    else:
+                        for frame in _frames(source, in_video):
+                            feed_to(frame.pts)
+                            out.mux(out_video.encode(_upright(frame, out_video, turns, start)))
+                        out.mux(out_video.encode(None))
+                except (av.error.FFmpegError, ValueError) as exc:
+                    if copy:
+                        raise _CannotCopy(str(exc)) from None
+                    raise
                 feed.finish(n_samples)
+
+
+def _decode_times(path) -> list[int] | None:
+    """Decode timestamps for a video stream whose container stores only presentation times (Matroska).
+
+    MP4 needs both. The ``i``-th packet gets the ``i``-th smallest pts less
+    the largest reordering delay, which keeps every dts at or before its pts
+    and strictly increasing. ``None`` when every packet has its dts already.
+    """
+    from avstudio.media.probe import open_input
+
+    with open_input(path) as source:
+        stream = source.streams.video[0]
+        stamps = [(p.pts, p.dts) for p in source.demux(stream) if p.size]
+    if all(dts is not None for _, dts in stamps) or any(pts is None for pts, _ in stamps):
+        return None
+    pts = [p for p, _ in stamps]
+    ordered = sorted(pts)
+    delay = max(o - p for o, p in zip(ordered, pts))
+    return [o - delay for o in ordered]
+
+
+def _h264_like(out, in_video, turns: int, crf: int):
+    """An H.264 stream for re-encoding ``in_video``: its time base, an even upright size."""
+    from avstudio.media.probe import stream_rate
+
+    ctx = in_video.codec_context
+    w, h = int(ctx.width), int(ctx.height)
+    if turns % 2:
+        w, h = h, w
+    stream = out.add_stream("libx264", rate=stream_rate(in_video) or 25)
+    stream.width, stream.height = max(2, w - w % 2), max(2, h - h % 2)
+    stream.pix_fmt = "yuv420p"
+    stream.options = {"crf": str(crf), "preset": "medium"}
+    stream.codec_context.time_base = in_video.time_base
+    return stream
+
+
+def _frames(source, in_video):
+    """Decoded frames of ``in_video`` with a pts each (counted on from the last when missing)."""
+    import av
+
+    last = None
+    step = max(1, int(round(1 / (float(in_video.average_rate or 25) * in_video.time_base))))
+    for packet in source.demux(in_video):
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            continue  # a damaged packet: skip it, as players do
+        for frame in frames:
+            if frame.pts is None or (last is not None and frame.pts <= last):
+                frame.pts = last + step if last is not None else (in_video.start_time or 0)
+            last = frame.pts
+            yield frame
+
+
+def _upright(frame, stream, turns: int, start: int):
+    """``frame`` as yuv420p of the stream's size, turned upright, its pts counted from ``start``."""
+    import av
+
+    pts = frame.pts - start
+    if turns:
+        w, h = (stream.height, stream.width) if turns % 2 else (stream.width, stream.height)
+        rgb = frame.to_ndarray(format="rgb24", width=w, height=h)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(rgb, turns)), format="rgb24")
+    frame = frame.reformat(width=stream.width, height=stream.height, format="yuv420p")
+    frame.pts = pts
+    frame.time_base = stream.codec_context.time_base
+    return frame
 
 
 def write_wav(

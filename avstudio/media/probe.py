@@ -25,6 +25,13 @@ class MediaInfo:
     there is one, else the first audio stream (``fps`` 0, ``n_frames`` 0).
     ``n_frames`` is the container's index count when it has one (mp4, mov),
     else ``round(duration * fps)``.
+
+    ``width`` and ``height`` are the upright picture's: a phone clip recorded
+    sideways with a 90-degree display rotation reports its portrait size, and
+    ``rotation`` says how far the decoded pixels must turn (counterclockwise
+    degrees, a multiple of 90). ``video_start`` and ``audio_start`` are the
+    first presentation times on the container's clock, in seconds: avstudio
+    takes the first video frame as time 0 and shifts the audio to match.
     """
 
     path: str
@@ -41,12 +48,34 @@ class MediaInfo:
     audio_rate: int
     audio_channels: int
     audio_codec: str | None
+    video_start: float = 0.0
+    audio_start: float = 0.0
+    rotation: int = 0
+
+    @property
+    def audio_offset(self) -> float:
+        """Seconds the audio starts after the first video frame (negative: before it)."""
+        return self.audio_start - self.video_start if self.has_video and self.has_audio else 0.0
+
+    @property
+    def is_still(self) -> bool:
+        """A picture (PNG, JPEG, ...) read through FFmpeg's image demuxers, not a video."""
+        return self.container == "image2" or self.container.endswith("_pipe")
 
     def to_json(self) -> dict[str, Any]:
         """The fields as a JSON-ready dict (tuples become lists)."""
         data = asdict(self)
         data["fps_fraction"] = list(self.fps_fraction)
         return data
+
+
+def still_image_error(path: str | os.PathLike[str]) -> MediaError:
+    """The refusal for a picture or a one-frame file where a video is needed."""
+    return MediaError(
+        f"{Path(path).name} is a still image (one frame), not a video",
+        hint="pass a video; to use a picture, first make a clip of it "
+             "(e.g. ffmpeg -loop 1 -t 10 -i picture.png clip.mp4)",
+    )
 
 
 def check_readable(path: str | os.PathLike[str]) -> Path:
@@ -108,13 +137,54 @@ def stream_rate(stream) -> Fraction:
     return Fraction(0)
 
 
+def stream_start(stream) -> float | None:
+    """The first presentation time of ``stream`` in seconds on the container clock (None: unknown)."""
+    if stream.start_time is None or stream.time_base is None:
+        return None
+    return float(stream.start_time * stream.time_base)
+
+
 def stream_duration(stream, container) -> float:
-    """Seconds covered by ``stream``; falls back to the container's duration."""
+    """Seconds covered by ``stream``.
+
+    Containers without per-stream durations (Matroska, some AVIs) give the
+    container's span instead, less the time before this stream starts: a
+    video that starts 0.5 s after its audio is 0.5 s shorter than the file.
+    """
     if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
         return float(stream.duration * stream.time_base)
     if container.duration is not None and container.duration > 0:
-        return container.duration / 1_000_000
+        span = container.duration / 1_000_000
+        start = stream_start(stream)
+        if start is not None and container.start_time is not None:
+            span -= max(0.0, start - container.start_time / 1_000_000)
+        return max(span, 0.0)
     return 0.0
+
+
+def display_rotation(path: str | os.PathLike[str]) -> int:
+    """How far the decoded pictures of a video must turn to stand upright.
+
+    Phones record sideways and set a display matrix; FFmpeg attaches it to
+    each decoded frame (PyAV does not expose the stream's copy), so this
+    opens the file and decodes its first frame.
+
+    Returns
+    -------
+    int
+        Counterclockwise degrees: 0, 90, 180 or 270 (0 without a video stream).
+    """
+    import av
+
+    try:
+        with av.open(str(path), mode="r", timeout=30.0) as container:
+            if not container.streams.video:
+                return 0
+            for frame in container.decode(container.streams.video[0]):
+                return int(round(frame.rotation / 90.0)) * 90 % 360
+    except (av.error.FFmpegError, OSError, ValueError, AttributeError):
+        pass
+    return 0
 
 
 def probe(path: str | os.PathLike[str]) -> MediaInfo:
@@ -142,9 +212,15 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
         fps = Fraction(0)
         duration = 0.0
         video_codec = None
+        video_start = audio_start = 0.0
+        rotation = 0
         if video is not None:
             ctx = video.codec_context
             width, height = int(ctx.width), int(ctx.height)
+            rotation = display_rotation(resolved)
+            if rotation in (90, 270):
+                width, height = height, width
+            video_start = stream_start(video) or 0.0
             fps = stream_rate(video)
             duration = stream_duration(video, container)
             n_frames = int(video.frames or 0) or int(round(duration * fps))
@@ -157,6 +233,7 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
             audio_rate = int(audio.rate or 0)
             audio_channels = int(audio.channels or 0)
             audio_codec = audio.codec_context.name
+            audio_start = stream_start(audio) or 0.0
             if video is None:
                 duration = stream_duration(audio, container)
         return MediaInfo(
@@ -174,6 +251,9 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
             audio_rate=audio_rate,
             audio_channels=audio_channels,
             audio_codec=audio_codec,
+            video_start=video_start,
+            audio_start=audio_start,
+            rotation=rotation,
         )
 
 

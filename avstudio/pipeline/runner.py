@@ -21,7 +21,7 @@ from avstudio.pipeline.events import (
     StageSkipped,
     StageStarted,
 )
-from avstudio.pipeline.fingerprint import fingerprint
+from avstudio.pipeline.fingerprint import canonical, fingerprint
 from avstudio.pipeline.runs import new_run_id
 from avstudio.pipeline.stage import StageContext
 from avstudio.workspace.lock import WorkspaceLock
@@ -89,6 +89,11 @@ def run(
     run_id = run_id or new_run_id()
     lock = WorkspaceLock(ws.layout.lock_file)
     lock.acquire(command=command, run_id=run_id)
+    try:
+        ws.store.check_schema()  # before anything is written
+    except BaseException:
+        lock.release()
+        raise
     ws.layout.ensure_dirs()
     log = EventLogWriter(ws.layout.event_log)
     result = RunResult()
@@ -148,6 +153,7 @@ def _run_stage(ws: Workspace, name: str, reason: str, emit: Callable[[Event], No
         with ws.store.write(name) as out:
             ctx = StageContext(ws=ws, stage=name, out=out, cancel=cancel, emit=emit, run_id=run_id)
             out.attrs["fingerprint"] = fp
+            out.attrs["parts"] = canonical(parts)
             stage.run(ctx)
             cancel.check()
         for fn in ctx.committed:

@@ -40,8 +40,10 @@ class AssembleSonifiedStage(Stage):
             sr = int(sg.attrs["sample_rate"])
         write_wav(wav, samples, sr, subtype=ctx.param("output.wav_subtype"))
         ctx.progress(1, 2, unit="files", force=True)
-        mux_audio(ctx.ws.manifest.media_path(), samples, sr, mp4)
+        video = mux_audio(ctx.ws.manifest.media_path(), samples, sr, mp4, crf=ctx.param("output.crf"))
         ctx.progress(2, 2, unit="files", force=True)
+        if video == "re-encoded":
+            ctx.log("the source's video codec is not one every MP4 player reads: re-encoded it to H.264")
         ctx.out.attrs.update(wav=str(wav), mp4=str(mp4), duration=len(samples) / sr)
         ctx.log(f"wrote {wav.relative_to(ctx.ws.root)} ({len(samples) / sr:.3f} s) and {mp4.relative_to(ctx.ws.root)}")
 

@@ -39,7 +39,7 @@ class AudioHops:
     the hop grid, which ``features`` samples at the frame times.
     """
 
-    def __init__(self, ctx: StageContext, path: Any, dataset: Any) -> None:
+    def __init__(self, ctx: StageContext, path: Any, dataset: Any, *, start: float) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         from avstudio.media.audio import iter_audio
@@ -52,7 +52,7 @@ class AudioHops:
         if not self.sr:
             return
         with open(self._mmap_path, "wb") as raw:
-            for block in iter_audio(path):
+            for block in iter_audio(path, start=start):
                 ctx.cancel.check()
                 append(dataset, block)
                 raw.write(np.ascontiguousarray(block, np.float32).tobytes())
@@ -149,10 +149,18 @@ class ExtractStage(Stage):
     ``duration`` (= n_frames / fps exactly), ``width``, ``height``, ``source_*``.
     ``/extract/audio`` [shape=(samples,), float32] mono mix, attrs ``sample_rate``,
     ``channels`` (of the source; 0 when the video has no audio stream).
+
+    Time 0 is the first video frame. Frames are sampled on a constant grid by
+    their presentation times (``"source"`` is the stream's average rate), so a
+    variable-frame-rate file keeps its events in place; the audio is cut or
+    padded with silence to start with the picture. The group records
+    ``source_start`` (the first frame's time on the file's clock),
+    ``audio_offset`` (seconds the audio track started after the picture),
+    ``variable_rate`` and ``rotation`` (degrees the pictures were turned upright).
     """
 
     name = "extract"
-    VERSION = 1
+    VERSION = 2
     deps = ()
     params = ("media.video", "analysis.fps", "analysis.size")
     description = "decode frames and audio into the store"
@@ -161,18 +169,22 @@ class ExtractStage(Stage):
         return {"source video": file_identity(ws.manifest.media_path())}
 
     def run(self, ctx: StageContext) -> None:
-        from avstudio.media.audio import iter_audio
-        from avstudio.media.decode import iter_frames
-        from avstudio.media.probe import analysis_size, probe
+        from avstudio.media.decode import DecodeStats, iter_frames
+        from avstudio.media.probe import analysis_size, probe, still_image_error
         from avstudio.workspace.store import append, chunked_dataset
 
         path = ctx.ws.manifest.media_path()
         info = probe(path)
         if not info.has_video:
             raise MediaError(f"{path} has no video stream", hint="media.video must be a video file")
+        if info.is_still:
+            raise still_image_error(path)
         w, h = analysis_size(info.width, info.height, ctx.param("analysis.size"))
         fps_param = ctx.param("analysis.fps")
         fps = info.fps if fps_param == "source" else float(fps_param)
+        if not fps > 0:
+            raise MediaError(f"{path.name} does not say its frame rate",
+                             hint='set analysis.fps to a rate such as 25 in avstudio.toml')
         expected = info.n_frames if fps_param == "source" else round(info.duration * fps)
         ctx.log(f"{path.name}: {info.width}x{info.height} @ {info.fps:.3f} fps, {info.duration:.2f} s -> {w}x{h} @ {fps:.3f} fps")
 
@@ -182,10 +194,12 @@ class ExtractStage(Stage):
         audio.attrs.update(sample_rate=int(sr), channels=int(channels))
         frames = chunked_dataset(ctx.out, "frames", (h, w, 3), np.uint8, rows=16)
         n = 0
-        with AudioHops(ctx, path, audio) as hops, VisualMemo(ctx, source_size=(info.width, info.height)) as memo:
+        stats = DecodeStats()
+        with AudioHops(ctx, path, audio, start=info.video_start) as hops, \
+                VisualMemo(ctx, source_size=(info.width, info.height)) as memo:
             for chunk in iter_frames(
-                path, fps=None if fps_param == "source" else fps, size=(w, h),
-                chunk=ctx.param("analysis.chunk"), cancel=ctx.cancel, on_warning=ctx.warn,
+                path, fps=fps, size=(w, h), chunk=ctx.param("analysis.chunk"), cancel=ctx.cancel,
+                on_warning=ctx.warn, stats=stats,
             ):
                 memo.submit(chunk)  # features in a worker thread while this one writes the chunk
                 append(frames, chunk)
@@ -193,6 +207,8 @@ class ExtractStage(Stage):
                 ctx.progress(n, max(expected, n))
             if n == 0:
                 raise MediaError(f"no frames could be decoded from {path}", hint="check the file plays, or re-encode it")
+            if stats.n_decoded < 2:
+                raise still_image_error(path)
             ctx.progress(n, n, force=True)
             memo.write(ctx.out)
             hops.write(ctx.out)
@@ -202,6 +218,14 @@ class ExtractStage(Stage):
             source_path=str(path), source_width=int(info.width), source_height=int(info.height),
             source_fps=float(info.fps), source_duration=float(info.duration),
             source_metadata=json.dumps(info.to_json()), has_audio=bool(info.has_audio),
+            source_start=float(stats.start), audio_offset=float(info.audio_offset),
+            variable_rate=bool(stats.variable_rate), rotation=int(stats.rotation),
         )
+        if stats.variable_rate:
+            ctx.log(f"{path.name} has a variable frame rate: frames are sampled by their timestamps at {fps:.3f} fps")
+        if abs(info.audio_offset) > 0.5 / fps:
+            side = "after" if info.audio_offset > 0 else "before"
+            ctx.log(f"the audio track starts {abs(info.audio_offset):.3f} s {side} the picture; "
+                    + ("padded with silence" if info.audio_offset > 0 else "cut") + " to start with it")
         ctx.log(f"{n} frames ({n / fps:.3f} s), audio: "
                 + (f"{audio.shape[0] / sr:.3f} s at {sr} Hz, {channels} ch" if sr else "none"))

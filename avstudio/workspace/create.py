@@ -21,7 +21,7 @@ def create_workspace(directory: str | Path, *, template: str, video: str | Path,
     existing manifest is replaced; the store is kept and re-evaluated (stages
     whose inputs changed become stale).
     """
-    from avstudio.media.probe import probe
+    from avstudio.media.probe import probe, still_image_error
 
     template_dir(template)  # unknown template -> error before touching the disk
     video_path = Path(video).expanduser().resolve()
@@ -30,6 +30,8 @@ def create_workspace(directory: str | Path, *, template: str, video: str | Path,
     info = probe(video_path)
     if not info.has_video:
         raise MediaError(f"{video_path} has no video stream", hint="pass a video file (e.g. .mp4, .mkv, .mov)")
+    if info.is_still:
+        raise still_image_error(video_path)
     root = Path(directory).expanduser().resolve()
     layout = Layout(root)
     if layout.manifest.exists() and not force:

@@ -26,6 +26,8 @@ from avstudio.workspace.layout import Layout
 SCHEMA_VERSION = 1
 """Bump when the store layout changes meaning; newer stores are refused."""
 
+_RERUN = "rerun the stage that wrote it: avstudio run --force {stage}"
+
 
 def _h5py():
     import h5py
@@ -59,22 +61,56 @@ class Store:
     def has(self, stage: str) -> bool:
         return self.layout.stage_file(stage).is_file()
 
-    def check(self) -> None:
-        """Refuse a store written by a newer schema (root or any stage file)."""
+    def committed(self, stage: str) -> dict[str, Any]:
+        """What the committed file of ``stage`` says it was made from.
+
+        Returns
+        -------
+        dict
+            ``fingerprint`` (str or None for files from before it was
+            recorded) and ``parts`` (the fingerprint's parts, or None).
+
+        Raises
+        ------
+        StoreError
+            The file is unreadable (damaged), lacks the stage's group, or was
+            written by a newer store schema.
+        """
+        import json
+
+        path = self.layout.stage_file(stage)
+        with self._open(path) as f:
+            _check_schema(path, f.attrs)
+            if stage not in f:
+                raise StoreError(f"{path} holds no {stage} group", hint=_RERUN.format(stage=stage))
+            attrs = f[stage].attrs
+            fp = attrs.get("fingerprint")
+            parts = attrs.get("parts")
+        try:
+            parts = json.loads(parts) if parts is not None else None
+        except ValueError:
+            parts = None
+        return {"fingerprint": None if fp is None else str(fp), "parts": parts}
+
+    def check_schema(self) -> None:
+        """Refuse a store with any file written by a newer schema; damaged files pass (a run replaces them)."""
         for path in [self.layout.store, *sorted(self.layout.store_dir.glob("*.h5"))]:
-            if path.is_file():
-                with self._open(path) as f:
+            try:
+                f = self._open(path) if path.is_file() else None
+            except StoreError:
+                continue
+            if f is not None:
+                with f:
                     _check_schema(path, f.attrs)
 
     def _open(self, path: Path):
         h5py = _h5py()
         try:
             return h5py.File(path, "r", locking=False)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot open {path}: {exc}",
-                hint="the file is damaged; rerun the stage that wrote it with `avstudio run --force STAGE`",
-            ) from None
+        except OSError:
+            stage = path.stem if path.parent == self.layout.store_dir else "STAGE"
+            raise StoreError(f"{path} is damaged (not a readable HDF5 file)",
+                             hint=_RERUN.format(stage=stage)) from None
 
     @contextmanager
     def read(self, stage: str) -> Iterator[Any]:
@@ -118,6 +154,7 @@ class Store:
             deleted and the previous output stays as it was.
         """
         h5py = _h5py()
+        self.check_schema()
         self.layout.ensure_dirs()
         tmp = self.layout.tmp_dir / f"{stage}.h5"
         tmp.unlink(missing_ok=True)
@@ -141,9 +178,14 @@ class Store:
         tmp = self.layout.tmp_dir / "store.h5"
         created = time.strftime("%Y-%m-%dT%H:%M:%S")
         if self.layout.store.is_file():
-            with self._open(self.layout.store) as old:
-                _check_schema(self.layout.store, old.attrs)
-                created = str(old.attrs.get("created", created))
+            try:
+                old = self._open(self.layout.store)
+            except StoreError:
+                old = None  # damaged: it only holds links, rebuilt below
+            if old is not None:
+                with old:
+                    _check_schema(self.layout.store, old.attrs)
+                    created = str(old.attrs.get("created", created))
         with h5py.File(tmp, "w", locking=False) as f:
             f.attrs["schema_version"] = SCHEMA_VERSION
             f.attrs["avstudio_version"] = __version__

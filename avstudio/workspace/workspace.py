@@ -137,17 +137,38 @@ class Workspace:
                 st.reasons = [
                     "last run was interrupted" if last["status"] == "interrupted" else f"last run failed: {last.get('error')}"
                 ]
-            elif not done or not self.store.has(name):
+            elif not self.store.has(name):
                 st.state, st.reasons = "missing", ["never run" if not done else f"output store/{name}.h5 is missing"]
             elif missing:
                 st.state = "missing"
                 st.reasons = [f"output {p.relative_to(self.root)} is missing" for p in missing]
             else:
-                reasons = explain(done.get("parts"), parts)
+                problem, recorded = self._committed(name, done or {})
+                reasons = [problem] if problem else explain(recorded, parts)
                 if reasons:
                     st.state, st.reasons = "stale", reasons
             out.append(st)
         return out
+
+    def _committed(self, name: str, done: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+        """The parts the committed stage file was made from: the file is the truth, state.json a cache.
+
+        Returns ``(problem, parts)``: a reason the file cannot count as fresh
+        (damaged, newer schema, made from other inputs than recorded), or the
+        recorded parts to compare with the current ones.
+        """
+        from avstudio.errors import StoreError
+
+        try:
+            file = self.store.committed(name)
+        except StoreError as exc:
+            return exc.one_line(), None
+        if file["parts"] is not None and fingerprint(file["parts"]) == file["fingerprint"]:
+            return None, file["parts"]  # explains the difference even when state.json lags behind
+        if file["fingerprint"] is not None and file["fingerprint"] != done.get("fingerprint"):
+            return (f"store/{name}.h5 was made from other inputs than .avstudio/state.json records "
+                    "(a run stopped between the two)"), None
+        return None, done.get("parts")
 
     def _output_bytes(self, name: str, stage: Stage) -> int:
         paths = [self.layout.stage_file(name), *stage.outputs(self)]

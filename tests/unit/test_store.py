@@ -57,5 +57,5 @@ def test_newer_schema_is_refused(store):
     with h5py.File(store.layout.store, "a") as f:
         f.attrs["schema_version"] = SCHEMA_VERSION + 1
     with pytest.raises(StoreError) as err:
-        store.check()
+        store.check_schema()
     assert "newer avstudio" in err.value.message and "upgrade" in err.value.hint
