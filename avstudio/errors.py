@@ -8,6 +8,13 @@ one line that names the problem; ``hint`` names the fix. The CLI prints
 
 from __future__ import annotations
 
+import os
+
+
+def debug() -> bool:
+    """True when ``AVSTUDIO_DEBUG`` asks for tracebacks (any value but empty or ``0``)."""
+    return os.environ.get("AVSTUDIO_DEBUG", "") not in ("", "0")
+
 
 class AvStudioError(Exception):
     """Base class for every error avstudio reports to a user.
@@ -41,6 +48,10 @@ class ManifestError(AvStudioError):
 
 class WorkspaceError(AvStudioError):
     """A directory is not a workspace, or cannot become one."""
+
+
+class StorageError(WorkspaceError):
+    """A folder cannot be written: the disk is full, the file system is read-only, or access is denied."""
 
 
 class StoreError(AvStudioError):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import traceback
 from typing import Any
 
 import click
 
-from avstudio.errors import AvStudioError
+from avstudio.errors import AvStudioError, debug
 
 workspace_option = click.option(
     "-C", "directory", default=".", metavar="DIR", show_default=True,
@@ -18,10 +17,6 @@ workspace_option = click.option(
     help="Workspace directory to act on (like git -C / make -C).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-
-
-def debug() -> bool:
-    return os.environ.get("AVSTUDIO_DEBUG", "") not in ("", "0")
 
 
 def print_json(data: Any) -> None:

@@ -103,8 +103,14 @@ def checkpoints(ctx: click.Context, directory: str, as_json: bool) -> None:
         return
     import json
 
-    report = json.loads((used.path / EVALUATION_FILE).read_text())
-    for line in evaluation_table(report):
+    try:
+        lines = evaluation_table(json.loads((used.path / EVALUATION_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError, LookupError, TypeError, AttributeError):  # not the evaluate stage's report
+        from avstudio.errors import ModelError
+
+        raise ModelError(f"the test-block scores of {used.name} are unreadable: {used.path / EVALUATION_FILE} is "
+                         "damaged", hint=f"score it again with `avstudio run -C {directory} --force evaluate`") from None
+    for line in lines:
         click.echo(line)
 
 

@@ -16,6 +16,14 @@ def _rate(value: float | None, unit: str) -> str:
     return rate(value, unit).replace("frames/s", "fps")
 
 
+def print_traceback(event: Event) -> None:
+    """With ``AVSTUDIO_DEBUG=1``, the traceback a failed stage left in its event, on stderr."""
+    from avstudio.errors import debug
+
+    if debug() and getattr(event, "traceback", "") and not event.interrupted:
+        click.echo(event.traceback.rstrip("\n"), err=True)
+
+
 class JsonReporter:
     """One JSON object per event per line (``--json``)."""
 
@@ -61,6 +69,7 @@ class PlainReporter:
         elif kind == "stage_failed":
             what = "interrupted" if event.interrupted else "failed"
             click.echo(f"[{event.stage}] {what}: {event.message}", err=True)
+            print_traceback(event)
         elif kind == "stage_skipped":
             click.echo(f"[{event.stage}] skipped: {event.reason}")
 
@@ -112,6 +121,7 @@ class RichReporter:
         elif kind == "stage_failed":
             what = "interrupted" if event.interrupted else "failed"
             p.console.print(f"[red]✗ {event.stage} {what}[/]: {event.message}")
+            print_traceback(event)
         elif kind == "stage_skipped":
             p.console.print(f"[dim]· {event.stage}: {event.reason}[/]")
 

@@ -376,6 +376,10 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+        from avstudio.files import disk_full_error, is_disk_full
+
+        if is_disk_full(exc):
+            raise disk_full_error(exc, path.parent, len(buf), what=path.name) from exc
         raise MediaError(
             f"cannot write {path}: {exc.strerror or exc}",
             hint="choose a folder you can write to",

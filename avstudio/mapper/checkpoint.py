@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from avstudio.errors import ModelError
-from avstudio.files import honour_umask
+from avstudio.files import disk_full_error, honour_umask, is_disk_full, translate_os_errors
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
@@ -269,6 +269,7 @@ def save_checkpoint(
     ModelError
         If the folder cannot be written.
     """
+    from safetensors import SafetensorError
     from safetensors.numpy import save_file
 
     if not name or name.startswith(".") or os.sep in name or (os.altsep and os.altsep in name):
@@ -299,10 +300,13 @@ def save_checkpoint(
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
-    except OSError as exc:
+    except (OSError, SafetensorError) as exc:  # safetensors reports I/O errors as its own error
         shutil.rmtree(tmp, ignore_errors=True)
+        if is_disk_full(exc):
+            needed = sum(np.asarray(a).nbytes for a in (*state_dict.values(), *(extras or {}).values()))
+            raise disk_full_error(exc, root, needed, what=f"checkpoint {name}") from exc
         raise ModelError(
-            f"cannot write checkpoint {name} in {root}: {exc.strerror or exc}",
+            f"cannot write checkpoint {name} in {root}: {getattr(exc, 'strerror', None) or exc}",
             hint="check that the workspace folder is writable and the disk is not full",
         ) from exc
     return final
@@ -321,8 +325,9 @@ def update_config(root: str | os.PathLike, name: str, **values: Any) -> None:
         raise ModelError(f"checkpoint {name}: {config}", hint=_RETRAIN)
     config.update(values)
     tmp = path.with_name(f".{CONFIG_FILE}.tmp")
-    _write_json(tmp, config)
-    os.replace(tmp, path)
+    with translate_os_errors(path.parent, temps=[tmp], what=f"{name}/{CONFIG_FILE}"):
+        _write_json(tmp, config)
+        os.replace(tmp, path)
 
 
 def remove_checkpoints(root: str | os.PathLike, names: list[str]) -> str | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from avstudio.errors import MediaError
-from avstudio.files import honour_umask
+from avstudio.files import honour_umask, storage_error, translate_os_errors
 
 AAC_BITRATE = 192_000
 _LAYOUTS = {1: "mono", 2: "stereo"}
@@ -71,8 +71,9 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target, temp = _temp_for(path)
     try:
-        yield temp
-        os.replace(temp, target)
+        with translate_os_errors(target.parent, temps=[temp], what=target.name):  # disk full: one line
+            yield temp
+            os.replace(temp, target)
     finally:
         _discard(temp)
 
@@ -260,9 +261,9 @@ class VideoWriter:
                 self.n_frames += 1
             if self.audio is not None:
                 self.audio.feed_until(self._audio_samples())
-        except BaseException:
+        except BaseException as exc:
             self._abort()
-            raise
+            self._raise_failed_write(exc)
 
     def _audio_samples(self) -> int:
         return int(round(self.n_frames * self.audio.sr / self.rate))
@@ -280,10 +281,17 @@ class VideoWriter:
                 self.audio.finish(self._audio_samples())
             self.container.close()
             os.replace(self.temp, self.target)
-        except BaseException:
+        except BaseException as exc:
             self._abort()
-            raise
+            self._raise_failed_write(exc)
         self._closed = True
+
+    def _raise_failed_write(self, exc: BaseException) -> None:
+        """Re-raise ``exc``; a full, read-only or unwritable folder as one :class:`StorageError` line."""
+        err = storage_error(exc, self.target.parent, what=self.target.name)
+        if err is None:
+            raise exc
+        raise err from exc
 
     def _abort(self) -> None:
         """Close without publishing; the temporary file is deleted."""

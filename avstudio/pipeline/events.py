@@ -98,8 +98,30 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,), "float": (int, float), "int": (int,), "bool": (bool,), "float | None": (int, float, type(None)),
+    "list[str]": (list,), "dict[str, float]": (dict,),
+}
+"""What a field of each annotation may hold when read back from the log (ints stand in for floats)."""
+
+
 def event_from_dict(data: dict[str, Any]) -> Event:
-    """Rebuild an event from :meth:`Event.to_dict` output (unknown fields ignored)."""
+    """Rebuild an event from :meth:`Event.to_dict` output (unknown fields ignored).
+
+    Raises
+    ------
+    KeyError
+        Not an event (no or an unknown ``event``).
+    TypeError
+        A field holds a value of the wrong type (a damaged or hand-edited log line).
+    """
+    if not isinstance(data, dict):
+        raise TypeError(f"an event is a JSON object, not {type(data).__name__}")
     cls = EVENT_TYPES[data["event"]]
-    names = cls.__dataclass_fields__
-    return cls(**{k: v for k, v in data.items() if k in names})
+    fields = cls.__dataclass_fields__
+    values = {k: v for k, v in data.items() if k in fields}
+    for name, value in values.items():
+        allowed = _FIELD_TYPES.get(str(fields[name].type))
+        if allowed and (not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)):
+            raise TypeError(f"{cls.kind}.{name} is {type(value).__name__}")
+    return cls(**values)

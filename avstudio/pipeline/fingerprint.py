@@ -38,11 +38,14 @@ def file_identity(path: Path) -> dict[str, Any]:
     except OSError:
         return {"path": str(path), "missing": True}
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        h.update(f.read(_EDGE))
-        if st.st_size > 2 * _EDGE:
-            f.seek(-_EDGE, 2)
+    try:
+        with open(path, "rb") as f:
             h.update(f.read(_EDGE))
+            if st.st_size > 2 * _EDGE:
+                f.seek(-_EDGE, 2)
+                h.update(f.read(_EDGE))
+    except OSError as exc:  # a folder, or not readable: the stage that opens it says so in one line
+        return {"path": str(path), "unreadable": exc.strerror or type(exc).__name__}
     return {"path": str(path), "size": st.st_size, "hash": h.hexdigest()[:32]}
 
 
@@ -63,22 +66,30 @@ def explain(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
     """
     if not old:
         return ["never run"]
+    if not isinstance(old, dict):
+        return ["the recorded fingerprint is unreadable"]
     reasons: list[str] = []
     if old.get("version") != new.get("version"):
         reasons.append(f"stage version changed ({old.get('version')} -> {new.get('version')})")
-    old_p, new_p = old.get("params", {}), new.get("params", {})
+    old_p, new_p = _section(old, "params"), _section(new, "params")
     for key in sorted(set(old_p) | set(new_p)):
         if old_p.get(key) != new_p.get(key):
             reasons.append(f"params.{key} changed ({_short(old_p.get(key))} -> {_short(new_p.get(key))})")
-    old_u, new_u = old.get("upstream", {}), new.get("upstream", {})
+    old_u, new_u = _section(old, "upstream"), _section(new, "upstream")
     for key in sorted(set(old_u) | set(new_u)):
         if old_u.get(key) != new_u.get(key):
             reasons.append(f"upstream {key} changed")
-    old_i, new_i = old.get("inputs", {}), new.get("inputs", {})
+    old_i, new_i = _section(old, "inputs"), _section(new, "inputs")
     for key in sorted(set(old_i) | set(new_i)):
         if not _same_input(old_i.get(key), new_i.get(key)):
             reasons.append(f"{key} changed")
     return reasons
+
+
+def _section(parts: dict[str, Any], key: str) -> dict[str, Any]:
+    """One section of recorded parts; a damaged (non-object) one reads as empty, so every key differs."""
+    value = parts.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _short(value: Any) -> str:

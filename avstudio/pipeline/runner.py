@@ -122,7 +122,7 @@ def run(
                 emit(StageSkipped(stage=name, reason="fresh"))
                 continue
             reason = "forced" if name in to_force and status.state == "fresh" else "; ".join(status.reasons)
-            outcome = _run_stage(ws, name, reason, emit, cancel, lock, run_id)
+            outcome = _run_stage(ws, name, reason, emit, cancel, lock, run_id, force=name in to_force)
             if outcome == "done":
                 result.ran.append(name)
             elif outcome == "interrupted":
@@ -141,7 +141,7 @@ def run(
 
 
 def _run_stage(ws: Workspace, name: str, reason: str, emit: Callable[[Event], None],
-               cancel: CancelToken, lock: WorkspaceLock, run_id: str) -> str:
+               cancel: CancelToken, lock: WorkspaceLock, run_id: str, *, force: bool = False) -> str:
     stage = ws.stages[name]
     parts = ws.parts(name)
     fp = fingerprint(parts)
@@ -151,7 +151,7 @@ def _run_stage(ws: Workspace, name: str, reason: str, emit: Callable[[Event], No
     status, message, tb = "done", "", ""
     try:
         with ws.store.write(name) as out:
-            ctx = StageContext(ws=ws, stage=name, out=out, cancel=cancel, emit=emit, run_id=run_id)
+            ctx = StageContext(ws=ws, stage=name, out=out, cancel=cancel, emit=emit, run_id=run_id, force=force)
             out.attrs["fingerprint"] = fp
             out.attrs["parts"] = canonical(parts)
             stage.run(ctx)

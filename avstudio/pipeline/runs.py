@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from avstudio.errors import LockError
+from avstudio.files import translate_os_errors
 from avstudio.pipeline.eventlog import EventLogFollower
 from avstudio.pipeline.events import Event
 
@@ -69,13 +70,15 @@ def start_detached(layout: Any, stages: Sequence[str], *, force: bool = False, d
     holder = current_run(layout)
     if holder:
         raise busy_error(holder)
-    layout.logs_dir.mkdir(parents=True, exist_ok=True)
     run_id = new_run_id()
     log_path = run_log(layout, run_id)
     args = [sys.executable, "-m", "avstudio", "run", *stages, "-C", str(layout.root), "--run-id", run_id]
     args += ["--force"] if force else []
     args += ["--downstream"] if downstream else []
-    with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
+    with translate_os_errors(layout.logs_dir, what=log_path.name):  # read-only, full: one line, nothing started
+        layout.logs_dir.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "ab")
+    with log, open(os.devnull, "rb") as devnull:
         proc = subprocess.Popen(args, stdin=devnull, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 cwd=str(layout.root), env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + wait

@@ -63,6 +63,9 @@ class StageContext:
         Checked by the stage between chunks.
     emit : callable
         Sends an event to the runner.
+    force : bool
+        The run was asked to redo this stage (``run --force``): a stage that
+        keeps work across runs (paint's resume chunks) starts over.
     """
 
     ws: "Workspace"
@@ -71,6 +74,7 @@ class StageContext:
     cancel: CancelToken = NEVER
     emit: Callable[[Event], None] = lambda e: None
     run_id: str = ""
+    force: bool = False
     _started: float = field(default_factory=time.monotonic)
     _last_progress: float = 0.0
     committed: list[Callable[[], None]] = field(default_factory=list)

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from avstudio.files import translate_os_errors
 from avstudio.pipeline.stage import Stage, StageContext
 from avstudio.stages.paint import RENDER_PARAMS, checkpoint_inputs, load_painter
 
@@ -56,8 +57,9 @@ class EvaluateStage(Stage):
         text = json.dumps(report, indent=1, sort_keys=True, default=float)
         ctx.out.attrs.update(report=text, checkpoint=painter.name)
         tmp = painter.path / ".evaluation.json.tmp"
-        tmp.write_text(text + "\n")
-        os.replace(tmp, painter.path / "evaluation.json")
+        with translate_os_errors(painter.path, temps=[tmp], what="evaluation.json"):
+            tmp.write_text(text + "\n")
+            os.replace(tmp, painter.path / "evaluation.json")
         sheet = contact_sheet(preview, row_labels=[f"t={r / painter.fps:.2f}s" for r in report["preview"]])
         for subset, entry in report["subsets"].items():
             if entry.get("rows"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from avstudio.errors import MediaError, WorkspaceError
+from avstudio.files import translate_os_errors
 from avstudio.workspace.layout import MANIFEST_NAME, Layout
 from avstudio.workspace.manifest import parse_manifest, write_text_atomic
 from avstudio.workspace.store import Store
@@ -55,6 +56,7 @@ def create_workspace(directory: str | Path, *, template: str, video: str | Path,
                              hint="check the folder's permissions and free space") from None
     readme = template_dir(template) / "README.md"
     if readme.is_file() and not (root / "README.md").exists():
-        (root / "README.md").write_text(readme.read_text(encoding="utf-8"), encoding="utf-8")
+        with translate_os_errors(root, temps=[root / "README.md"], what="README.md"):
+            (root / "README.md").write_text(readme.read_text(encoding="utf-8"), encoding="utf-8")
     Store(layout).write_root()
     return layout

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,12 +85,52 @@ class Layout:
 
     def ensure_dirs(self) -> None:
         """Create the directories avstudio keeps its state in (``outputs/`` is made by the stages writing it)."""
+        from avstudio.files import storage_error
+
         for path in (self.store_dir, self.state_dir, self.tmp_dir, self.logs_dir):
             try:
                 path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise WorkspaceError(f"cannot create {path}: {exc.strerror}",
-                                     hint="check the workspace folder's permissions and free space") from None
+                raise storage_error(exc, path) or WorkspaceError(
+                    f"cannot create {path}: {exc.strerror}",
+                    hint="check the workspace folder's permissions and free space") from None
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Delete the temporary files of writers that died; call only while holding the writer lock.
+
+        Removed: everything in ``.avstudio/tmp/`` (stage files in progress),
+        ``outputs/.<name>.<random>.part.<ext>`` (videos and WAVs in progress),
+        ``outputs/.<name>.<pid>.tmp`` of processes that are gone, and the
+        ``*.tmp`` files of ``.avstudio/`` (recorded state in progress). Links are
+        removed themselves, folders never. Returns what was removed.
+        """
+        from avstudio.files import remove_stale_temps
+
+        def dead_pid_temp(name: str) -> bool:
+            found = _PID_TEMP.match(name)
+            return bool(found) and not _alive(int(found.group(1)))
+
+        return remove_stale_temps([
+            (self.tmp_dir, lambda name: True),
+            (self.outputs, lambda name: bool(_PART.match(name)) or dead_pid_temp(name)),
+            (self.state_dir, lambda name: name.endswith(".tmp") and (not _PID_TEMP.match(name) or dead_pid_temp(name))),
+        ])
+
+
+_PART = re.compile(r"^\..+\.part(\.[A-Za-z0-9]+)?$")
+"""A media output in progress (:func:`avstudio.media.encode.atomic_output`)."""
+_PID_TEMP = re.compile(r"^\..+\.(\d+)\.tmp$")
+"""A file in progress named after its writer's pid (contact sheets, the holder file)."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def find_layout(directory: str | Path | None = None) -> Layout:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from avstudio.errors import LockError
+from avstudio.files import translate_os_errors
 
 
 class WorkspaceLock:
@@ -40,9 +41,21 @@ class WorkspaceLock:
         self._info: dict[str, Any] = {}
 
     def acquire(self, *, command: str | None = None, run_id: str | None = None) -> None:
-        """Take the lock or raise :class:`LockError` naming the holder."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock or raise :class:`LockError` naming the holder.
+
+        The new holder is the workspace's only writer, so it then removes the
+        temporary files writers that died (``kill -9``, a crash) left behind.
+
+        Raises
+        ------
+        LockError
+            Another process holds the lock.
+        StorageError
+            The workspace is read-only, not writable, or full.
+        """
+        with translate_os_errors(self.path.parent):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -57,7 +70,20 @@ class WorkspaceLock:
             "run_id": run_id,
             "stage": None,
         }
-        self._write()
+        try:
+            self._write()
+        except BaseException:
+            self._unlock()
+            raise
+        self._recover()
+
+    def _recover(self) -> None:
+        """Remove what dead writers left, when this is a workspace's lock (``<root>/.avstudio/lock``)."""
+        from avstudio.workspace.layout import Layout
+
+        layout = Layout(self.path.parent.parent)
+        if layout.lock_file == self.path:
+            layout.remove_stale_temps()
 
     def set_stage(self, stage: str | None) -> None:
         """Record which stage the holder is running (read by status and the TUI)."""
@@ -67,13 +93,22 @@ class WorkspaceLock:
     def _write(self) -> None:
         assert self._fd is not None
         tmp = self.holder_path.with_name(f".{self.holder_path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self._info))
-        os.replace(tmp, self.holder_path)
+        with translate_os_errors(self.holder_path.parent, temps=[tmp], what=self.holder_path.name):
+            tmp.write_text(json.dumps(self._info))
+            os.replace(tmp, self.holder_path)
 
     def release(self) -> None:
         if self._fd is None:
             return
-        self.holder_path.unlink(missing_ok=True)  # before unlocking: a new writer's file is never removed
+        try:
+            self.holder_path.unlink(missing_ok=True)  # before unlocking: a new writer's file is never removed
+        except OSError:  # a folder in its place (reported when it was written); unlock all the same
+            pass
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._fd is None:
+            return
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
@@ -136,6 +171,10 @@ def describe(holder: dict[str, Any]) -> str:
         parts[0] += f" on {holder['host']}"
     if holder.get("stage"):
         parts.append(f"running {holder['stage']}")
-    if holder.get("started"):
-        parts.append("started " + time.strftime("%H:%M:%S", time.localtime(holder["started"])))
+    started = holder.get("started")
+    if isinstance(started, (int, float)) and started:
+        try:
+            parts.append("started " + time.strftime("%H:%M:%S", time.localtime(started)))
+        except (OverflowError, OSError, ValueError):  # a damaged holder file: leave the time out
+            pass
     return ", ".join(parts)

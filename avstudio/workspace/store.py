@@ -153,22 +153,30 @@ class Store:
             file replaces ``store/<stage>.h5`` atomically; on any exception it is
             deleted and the previous output stays as it was.
         """
+        from avstudio.files import discard_h5, translate_os_errors
+
         h5py = _h5py()
         self.check_schema()
         self.layout.ensure_dirs()
         tmp = self.layout.tmp_dir / f"{stage}.h5"
+        final = self.layout.stage_file(stage)
         tmp.unlink(missing_ok=True)
-        try:
-            with h5py.File(tmp, "w", locking=False) as f:
+        previous = final.stat().st_size if final.is_file() else None
+        with translate_os_errors(self.layout.tmp_dir, temps=[tmp], needed_bytes=previous, what=f"store/{stage}.h5"):
+            # no chunk cache: a write that fails (disk full) raises in the stage's own call; a cached chunk would
+            # fail later, while h5py frees a dataset, which HDF5 survives only to crash at the next close
+            f = h5py.File(tmp, "w", locking=False, rdcc_nbytes=0)
+            try:
                 f.attrs["schema_version"] = SCHEMA_VERSION
                 f.attrs["avstudio_version"] = __version__
                 f.attrs["stage"] = stage
                 f.attrs["written"] = time.strftime("%Y-%m-%dT%H:%M:%S")
                 yield f.create_group(stage)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, self.layout.stage_file(stage))
+                f.close()
+            except BaseException:
+                discard_h5(f)  # HDF5 cannot close a file whose write failed; the temp goes with the error
+                raise
+            os.replace(tmp, final)
         self.write_root()
 
     def write_root(self) -> None:
@@ -186,13 +194,21 @@ class Store:
                 with old:
                     _check_schema(self.layout.store, old.attrs)
                     created = str(old.attrs.get("created", created))
-        with h5py.File(tmp, "w", locking=False) as f:
-            f.attrs["schema_version"] = SCHEMA_VERSION
-            f.attrs["avstudio_version"] = __version__
-            f.attrs["created"] = created
-            for path in sorted(self.layout.store_dir.glob("*.h5")):
-                f[path.stem] = h5py.ExternalLink(f"store/{path.name}", f"/{path.stem}")
-        os.replace(tmp, self.layout.store)
+        from avstudio.files import discard_h5, translate_os_errors
+
+        with translate_os_errors(self.layout.tmp_dir, temps=[tmp], what="store.h5"):
+            f = h5py.File(tmp, "w", locking=False)
+            try:
+                f.attrs["schema_version"] = SCHEMA_VERSION
+                f.attrs["avstudio_version"] = __version__
+                f.attrs["created"] = created
+                for path in sorted(self.layout.store_dir.glob("*.h5")):
+                    f[path.stem] = h5py.ExternalLink(f"store/{path.name}", f"/{path.stem}")
+                f.close()
+            except BaseException:
+                discard_h5(f)
+                raise
+            os.replace(tmp, self.layout.store)
 
 
 def chunked_dataset(group: Any, name: str, shape: tuple[int, ...], dtype: Any, *, rows: int = 64,

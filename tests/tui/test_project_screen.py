@@ -73,17 +73,17 @@ async def test_rerun_makes_a_stale_stage_fresh(ran_ws_dir):
         await wait_for(pilot, lambda: _idle(app) and states(app)["source"] == "fresh", what="source fresh")
         # r runs the selected stage (and what it needs), not its dependents
         assert states(app) == {"source": "fresh", "slow": "stale", "tail": "stale"}
-        with h5py.File(ran_ws_dir / "store" / "source.h5", "r") as f:
+        with h5py.File(ran_ws_dir / "store" / "source.h5", "r", locking=False) as f:  # as status reads it
             assert f["source/values"].shape == (64,)
         await tap(pilot, "a")
         await wait_for(pilot, lambda: _idle(app) and set(states(app).values()) == {"fresh"}, what="all fresh")
-        with h5py.File(ran_ws_dir / "store" / "slow.h5", "r") as f:
+        with h5py.File(ran_ws_dir / "store" / "slow.h5", "r", locking=False) as f:  # as status reads it
             assert f["slow/total"][0] == sum(range(64))
 
 
 async def test_cancel_asks_then_stops_the_run_and_keeps_the_store(ran_ws_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("AVSTUDIO_FAKE_GATE", str(tmp_path / "never"))  # slow holds after 2 chunks
-    with h5py.File(ran_ws_dir / "store" / "slow.h5", "r") as f:
+    with h5py.File(ran_ws_dir / "store" / "slow.h5", "r", locking=False) as f:  # as status reads it
         before = int(f["slow/total"][0])
     app = make_app(ran_ws_dir)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -107,7 +107,7 @@ async def test_cancel_asks_then_stops_the_run_and_keeps_the_store(ran_ws_dir, mo
         assert screen.progress.progress_text.startswith("last run: interrupted")
         assert "interrupted" in screen.log_pane.shown_text()
         assert states(app)["source"] == "fresh"
-    with h5py.File(ran_ws_dir / "store" / "slow.h5", "r") as f:
+    with h5py.File(ran_ws_dir / "store" / "slow.h5", "r", locking=False) as f:  # as status reads it
         assert int(f["slow/total"][0]) == before  # the previous output is intact
     assert not list((ran_ws_dir / ".avstudio" / "tmp").glob("*.h5"))
 
