@@ -12,12 +12,22 @@ Rows
 ----
 paint original   15 DPM-Solver++ steps, CFG 7.5, 512x512, img2img at ``--strength``
                  from the previous frame (one cut first), as the original project.
-paint fast       8 DPM-Solver++ steps and channels-last UNet/VAE (same CFG, size
-                 and strength). Fused QKV is left out on purpose: diffusers'
+paint original, batch B
+                 the same settings, B segments painted side by side
+                 (``render.batch``): frame k of B independent chains per UNet call;
+                 also reported as segments/s.
+paint fast       the few-step mode: a (random) LoRA fused into the UNet, the LCM
+                 scheduler, 4 steps, guidance 1 (no CFG pass), batch 1 and batch B.
+                 Fused QKV is left out on purpose: diffusers'
                  ``fuse_qkv_projections`` swaps every attention processor for
                  ``FusedAttnProcessor2_0``, which drops the IP-Adapter processors.
-                 SDPA is diffusers' default already and the CFG pair already
-                 runs as one batch of 2.
+paint workers    1 and 2 torchrun worker processes (``render.devices``; two
+                 processes share the GPU when only one is lent), original
+                 settings: steady frames/s summed over workers, and wall time with
+                 process start and model load.
+
+The ratio column divides each paint row by "paint original" at batch 1 with the
+same dtype and compile setting, measured in the same run.
 CLIP images      ViT-H/14 ``encode_images`` on 512x512 uint8 frames (PIL
                  preprocessing included) and the vision tower alone.
 CLAP windows     htsat-unfused ``encode_audio`` on 1 s windows (batched, torch
@@ -32,6 +42,7 @@ Usage::
     python bench/gpu_paint.py                 # needs CUDA
     python bench/gpu_paint.py --only paint    # one group
     python bench/gpu_paint.py --smoke         # tiny models on the CPU: checks the script works
+    python bench/gpu_paint.py --batches 4,8 --workers 2
 """
 
 from __future__ import annotations
@@ -131,6 +142,7 @@ class Row:
     rate: float
     unit: str
     note: str = ""
+    ratio: float | None = None
 
 
 # -- building random models ---------------------------------------------------------------
@@ -240,42 +252,113 @@ def _timed(fn, device: str, repeats: int) -> float:
     return best
 
 
-def bench_paint(folder: Path, adapter: Path, args, dtypes, compiles) -> list[Row]:
+def video_plans(dim: int, *, segments: int, length: int, strength: float) -> list:
+    """``segments`` chains of ``length`` frames: a cut, then continuations at ``strength``."""
     from avstudio.render.base import FramePlan
-    from avstudio.render.sd15 import SD15Renderer
+
+    rng = np.random.default_rng(0)
+    return [FramePlan(rng.standard_normal(dim).astype(np.float32), cut=(i % length == 0), strength=strength,
+                      polarity=1) for i in range(segments * length)]
+
+
+def random_lora(folder: Path, out: Path) -> Path:
+    """A random LoRA (rank 16, attention projections) for the UNet in ``folder``, the size of LCM-LoRA's."""
+    import torch
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    unet = UNet2DConditionModel.from_pretrained(folder / "unet")
+    torch.manual_seed(1)
+    unet.add_adapter(LoraConfig(r=16, lora_alpha=16, init_lora_weights=False,
+                                target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    StableDiffusionPipeline.save_lora_weights(out, unet_lora_layers=get_peft_model_state_dict(unet),
+                                              safe_serialization=True)
+    del unet
+    _free()
+    return out
+
+
+def bench_paint(folder: Path, adapter: Path, args, dtypes, compiles) -> list[Row]:
     from avstudio.render.ip_adapter import ip_adapter_embed_dim
+    from avstudio.render.resume import ChunkSpool
+    from avstudio.render.sd15 import SD15Renderer
+    from avstudio.render.segments import paint_segments, split
 
     dim = ip_adapter_embed_dim(adapter)
-    rng = np.random.default_rng(0)
-    plans = [
-        FramePlan(rng.standard_normal(dim).astype(np.float32), cut=(i == 0), strength=args.strength, polarity=1)
-        for i in range(args.frames + 2)
-    ]
-    settings = {
-        "paint original": dict(steps=15, channels_last=False),
-        "paint fast": dict(steps=8, channels_last=True),
+    lora = random_lora(folder, folder.parent / "lora")
+    modes = {
+        "paint original": dict(steps=15, guidance=7.5, scheduler="dpmsolver++"),
+        "paint fast": dict(steps=4, guidance=1.0, scheduler="lcm", lora=str(lora)),
     }
+    batches = [1] + [b for b in args.batch_list if b > 1]
     rows = []
-    for label, setting in settings.items():
-        for dtype in dtypes:
-            for compiled in compiles:
-                renderer = SD15Renderer(
-                    str(folder), ip_adapter=str(adapter), guidance=7.5, scheduler="dpmsolver++",
-                    width=args.size, height=args.size, device=args.device, dtype=dtype, cut_strength=0.9,
-                    compile=compiled, **setting,
-                )
-                start = time.perf_counter()
-                warm = renderer.render(plans[:2], None, start=0)  # load, compile, first cut + continuation
-                warmup = time.perf_counter() - start
-                seconds = _timed(lambda: renderer.render(plans[2:], warm[-1], start=2), args.device, args.repeats)
-                steps = renderer.schedule_length(args.strength)
-                note = (f"{int(steps * args.strength)} denoise steps/frame at strength {args.strength}; "
-                        f"load+warm-up {warmup:.1f} s")
-                flag = "on" if compiled else "off"
-                rows.append(Row(label, dtype, flag, args.frames / seconds, "frames/s", note))
+    for dtype in dtypes:
+        for compiled in compiles:
+            flag = "on" if compiled else "off"
+            reference = None
+            for label, mode in modes.items():
+                renderer = SD15Renderer(str(folder), ip_adapter=str(adapter), width=args.size, height=args.size,
+                                        device=args.device, dtype=dtype, cut_strength=0.9, compile=compiled,
+                                        batch=max(batches), **mode)
+                for batch in batches:
+                    plans = video_plans(dim, segments=batch, length=args.frames + 1, strength=args.strength)
+                    segments = split(plans)
+                    renderer.batch = batch
+                    start = time.perf_counter()
+                    with tempfile.TemporaryDirectory() as warm:  # load, compile, every batch shape once
+                        paint_segments(plans, renderer, ChunkSpool(Path(warm), "0" * 24), segments, batch=batch)
+                    warmup = time.perf_counter() - start
+
+                    def run():
+                        with tempfile.TemporaryDirectory() as spool:
+                            paint_segments(plans, renderer, ChunkSpool(Path(spool), "0" * 24), segments,
+                                           batch=batch, chunk=len(plans))
+
+                    seconds = _timed(run, args.device, args.repeats)
+                    rate = len(plans) / seconds
+                    if label == "paint original" and batch == 1:
+                        reference = rate
+                    steps = renderer.schedule_length(args.strength)
+                    note = (f"{int(steps * args.strength)} denoise steps/frame at strength {args.strength}, "
+                            f"{len(segments) / seconds:.2f} segments/s of {args.frames + 1} frames; "
+                            f"warm-up {warmup:.1f} s")
+                    name = label if batch == 1 else f"{label}, batch {batch}"
+                    rows.append(Row(name, dtype, flag, rate, "frames/s", note,
+                                    rate / reference if reference else None))
                 del renderer
                 _free()
+    if args.workers > 1:
+        rows += bench_workers(folder, adapter, args, dtypes[0], rows)
     return rows
+
+
+def bench_workers(folder: Path, adapter: Path, args, dtype: str, rows: list[Row]) -> list[Row]:
+    """1 vs ``args.workers`` torchrun workers on ``args.device`` (processes share it when it is one GPU)."""
+    import re
+
+    from avstudio.render.ip_adapter import ip_adapter_embed_dim
+    from avstudio.render.resume import ChunkSpool
+    from avstudio.render.workers import paint_on_devices
+
+    dim = ip_adapter_embed_dim(adapter)
+    plans = video_plans(dim, segments=2 * args.workers, length=args.frames + 1, strength=args.strength)
+    settings = dict(model_ref=str(folder), ip_adapter=str(adapter), steps=15, guidance=7.5, width=args.size,
+                    height=args.size, dtype=dtype, cut_strength=0.9, image_embed_dim=dim)
+    out, reference = [], None
+    for workers in (1, args.workers):
+        lines: list[str] = []
+        with tempfile.TemporaryDirectory() as spool:
+            start = time.perf_counter()
+            paint_on_devices(plans, ChunkSpool(Path(spool), "0" * 24), settings=settings,
+                             devices=[args.device] * workers, batch=1, chunk=len(plans), log=lines.append)
+            wall = time.perf_counter() - start
+        steady = sum(float(m.group(1)) for m in map(re.compile(r"\(([\d.]+) frames/s\)").search, lines) if m)
+        reference = reference or steady
+        out.append(Row(f"paint workers x{workers}", dtype, "off", steady, "frames/s",
+                       f"{len(plans)} frames, {len(plans) / wall:.2f} frames/s with process start and load "
+                       f"({wall:.1f} s wall)", steady / reference))
+    return out
 
 
 def bench_clip(folder: Path, args, dtypes, compiles) -> list[Row]:
@@ -358,10 +441,11 @@ def bench_clap(folder: Path, args, dtypes, compiles) -> list[Row]:
 
 def print_table(rows: list[Row], header: str) -> None:
     print(header)
-    print(f"{'row':<26} {'dtype':<9} {'compile':<8} {'rate':>10}  {'unit':<10} note")
-    print("-" * 110)
+    print(f"{'row':<30} {'dtype':<9} {'compile':<8} {'rate':>10}  {'unit':<10} {'ratio':>6}  note")
+    print("-" * 120)
     for r in rows:
-        print(f"{r.what:<26} {r.dtype:<9} {r.compiled:<8} {r.rate:>10.2f}  {r.unit:<10} {r.note}")
+        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else ""
+        print(f"{r.what:<30} {r.dtype:<9} {r.compiled:<8} {r.rate:>10.2f}  {r.unit:<10} {ratio:>6}  {r.note}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -377,13 +461,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-images", type=int, default=64)
     parser.add_argument("--batch-windows", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats per row (best is kept)")
+    parser.add_argument("--batches", default="4,8", help="comma-separated render.batch sizes to time besides 1")
+    parser.add_argument("--workers", type=int, default=2, help="time 1 vs this many paint workers (1: skip)")
     args = parser.parse_args(argv)
 
     import torch
 
     groups = {g.strip() for g in args.only.split(",") if g.strip()}
+    args.batch_list = [int(b) for b in args.batches.split(",") if b.strip()]
     if args.smoke:
         args.device, args.size, args.frames, args.repeats = "cpu", 32, 2, 1
+        args.batch_list = [2]
         args.batch_images, args.batch_windows = 4, 4
         dtypes, compiles = ["float32"], [False]
         torch.set_num_threads(1)

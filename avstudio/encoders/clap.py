@@ -279,27 +279,52 @@ class ClapAudioEncoder:
         -------
         np.ndarray [shape=(n_frames, dim), float32]
         """
-        from avstudio.encoders.windows import window_length, window_starts
-
         self._check_rate(sr)
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         n_frames = int(n_frames)
         if n_frames <= 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        anchors, starts = self.anchor_plan(n_frames, sr=sr, fps=fps)
+        encoded = self.encode_anchors(samples, starts, sr=sr, cancel=cancel,
+                                      progress=(lambda d: progress(d, len(anchors))) if progress else None)
+        return self.spread(anchors, encoded, n_frames)
+
+    def anchor_plan(self, n_frames: int, *, sr: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
+        """The frames whose windows are encoded (every ``embed_hop_seconds`` and the last) and their first samples.
+
+        Returns
+        -------
+        anchors : np.ndarray [shape=(k,), int64]
+        starts : np.ndarray [shape=(k,), int64]
+            First sample of each anchor's window (negative before the track).
+        """
+        from avstudio.encoders.windows import window_starts
+
         step = max(1, int(round(self.embed_hop_seconds * fps)))
         anchors = np.arange(0, n_frames, step)
         if anchors[-1] != n_frames - 1:
             anchors = np.append(anchors, n_frames - 1)
+        return anchors, window_starts(n_frames, sr=sr, fps=fps, window_seconds=self.window_seconds)[anchors]
+
+    def encode_anchors(self, samples: np.ndarray, starts: np.ndarray, *, sr: int, cancel: CancelToken = NEVER,
+                       progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embed the windows that begin at ``starts`` (any subset of an :meth:`anchor_plan`) [shape=(k, dim)]."""
+        from avstudio.encoders.windows import window_length
+
         length = window_length(sr, self.window_seconds)
-        starts = window_starts(n_frames, sr=sr, fps=fps, window_seconds=self.window_seconds)[anchors]
-        encoded = np.zeros((len(anchors), self.dim), dtype=np.float32)
-        for first in range(0, len(anchors), self.batch_size):
+        encoded = np.zeros((len(starts), self.dim), dtype=np.float32)
+        for first in range(0, len(starts), self.batch_size):
             cancel.check()
             block = starts[first : first + self.batch_size]
-            windows = _cut_windows(samples, block, length)
-            encoded[first : first + len(block)] = self.encode_audio(windows, sr, cancel=cancel)
+            encoded[first : first + len(block)] = self.encode_audio(_cut_windows(samples, block, length), sr,
+                                                                    cancel=cancel)
             if progress is not None:
-                progress(first + len(block), len(anchors))
+                progress(first + len(block))
+        return encoded
+
+    @staticmethod
+    def spread(anchors: np.ndarray, encoded: np.ndarray, n_frames: int) -> np.ndarray:
+        """Every frame's embedding from the anchors' (normalised linear interpolation) [shape=(n_frames, dim)]."""
         if len(anchors) == n_frames:
             return encoded
         return _interpolate_unit(anchors, encoded, n_frames)

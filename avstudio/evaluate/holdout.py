@@ -55,7 +55,7 @@ def paint_test_block(painter: Any, *, frames: Any, audio_emb: np.ndarray, onset:
     known = painter.split.known_before("test")
     initial = int(light_or_dark(brightness[known:known + 1])[0]) if known >= 0 else None
     plans = painter.plan(audio_emb, onset, temporal=temporal, backend=render["backend"], start=lo, stop=hi,
-                         initial_polarity=initial)
+                         initial_polarity=initial, max_segment_seconds=render["max_segment_seconds"])
     renderer = painter.renderer(render, size=size, frames=frames, base_dir=base_dir, cancel=cancel)
     log(f"painting the test block: frames {lo}..{hi - 1} ({(hi - lo) / painter.fps:.1f} s) with {renderer.name}")
     return plans, painter.render_all(plans, renderer, start=lo, cancel=cancel)

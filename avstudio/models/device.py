@@ -24,6 +24,8 @@ _DTYPES = {
     "float32": "float32",
     "fp32": "float32",
     "float": "float32",
+    "float64": "float64",
+    "fp64": "float64",
 }
 
 
@@ -97,7 +99,9 @@ def pick_dtype(spec: str, device: str, *, setting: str = "dtype") -> torch.dtype
     ----------
     spec : str
         ``"auto"`` (float16 on CUDA, float32 on CPU and MPS), ``"float16"``,
-        ``"bfloat16"`` or ``"float32"`` (``fp16``/``bf16``/``fp32`` accepted).
+        ``"bfloat16"``, ``"float32"`` or ``"float64"`` (``fp16``/``bf16``/``fp32``/``fp64``
+        accepted). float64 is slow; on a CPU it makes results exact to the bit
+        whatever the batch size (float32 kernels round differently per batch).
     device : str
         The device from :func:`pick_device`.
 
@@ -111,7 +115,7 @@ def pick_dtype(spec: str, device: str, *, setting: str = "dtype") -> torch.dtype
     if spec == "auto":
         return torch.float16 if device.startswith("cuda") else torch.float32
     if spec not in _DTYPES:
-        raise ModelError(f"unknown {setting} '{spec}'", hint="use 'auto', 'float16', 'bfloat16' or 'float32'")
+        raise ModelError(f"unknown {setting} '{spec}'", hint="use 'auto', 'float16', 'bfloat16', 'float32' or 'float64'")
     return getattr(torch, _DTYPES[spec])
 
 

@@ -153,7 +153,8 @@ class Painter:
                        mapper_inputs(self.config, audio_emb))
 
     def plan(self, audio_emb: np.ndarray, onset: np.ndarray, *, temporal: dict[str, Any], backend: str,
-             start: int = 0, stop: int | None = None, initial_polarity: int | None = None) -> list[Any]:
+             start: int = 0, stop: int | None = None, initial_polarity: int | None = None,
+             max_segment_seconds: float = 0.0) -> list[Any]:
         """Frame plans for frames ``start..stop`` of a soundtrack, with the full temporal logic.
 
         Parameters
@@ -172,6 +173,9 @@ class Painter:
         initial_polarity : {1, -1}, optional
             The known scene polarity just before ``start``; default: that of the
             training video's first frame.
+        max_segment_seconds : float
+            ``sd15``: a keyframe cut after this many seconds without a cut
+            (``render.max_segment_seconds``; see :mod:`avstudio.render.segments`).
 
         Returns
         -------
@@ -188,6 +192,10 @@ class Painter:
         onset_n = onset_normalise(onset[:n])[start:stop]
         plans = plan_frames(pred, onset=onset_n, polarity=polarity, config=TemporalConfig.from_dict(temporal),
                             normalised=True)
+        if backend == "sd15":
+            from avstudio.render.segments import add_keyframes
+
+            return add_keyframes(plans, int(round(max_segment_seconds * self.fps)))
         if backend != "retrieval":
             return plans
         return self._retrieve(plans, self.audio_codes(audio_emb)[start:stop])
@@ -250,12 +258,18 @@ class Painter:
             return BuiltinRenderer(decoder, size=size, crispness=render["crispness"])
         from avstudio.render.sd15 import SD15Renderer
 
-        return SD15Renderer(
-            render["model"], render["ip_adapter"], ip_adapter_scale=render["ip_adapter_scale"],
+        return SD15Renderer(**self.sd15_settings(render, size=size, base_dir=base_dir), cancel=cancel)
+
+    def sd15_settings(self, render: dict[str, Any], *, size: tuple[int, int], base_dir: str | None) -> dict[str, Any]:
+        """The keyword arguments of :class:`~avstudio.render.sd15.SD15Renderer` for ``[render]`` (JSON-ready:
+        paint workers in other processes build the same renderer from them)."""
+        return dict(
+            model_ref=render["model"], ip_adapter=render["ip_adapter"], ip_adapter_scale=render["ip_adapter_scale"],
             prompt=render["prompt"], negative_prompt=render["negative_prompt"], steps=render["steps"],
             guidance=render["guidance"], scheduler=render["scheduler"], seed=render["seed"],
             width=size[0], height=size[1], device=render["device"], dtype=render["dtype"],
-            cut_strength=render["cut_strength"], cancel=cancel, image_embed_dim=image["dim"], base_dir=base_dir)
+            cut_strength=render["cut_strength"], lora=render["lora"], lora_scale=render["lora_scale"],
+            batch=render["batch"], image_embed_dim=self.encoder("image")["dim"], base_dir=base_dir)
 
     def check_library(self, frames: Any) -> None:
         """Refuse a frame store that is not the one the painter was trained on."""

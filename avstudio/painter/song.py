@@ -75,15 +75,15 @@ def paint_song(ws: Any, audio_path: Path, *, checkpoint: str | None, out: Path, 
                           n_frames=n, n_fit=None, cancel=cancel)
         onset = audio_features(mono, track.sr, fps=fps, n_frames=n)["onset"]
         plans = painter.plan(emb, onset, temporal=ws.manifest.params["temporal"], backend=render["backend"],
-                             initial_polarity=initial_polarity)
+                             initial_polarity=initial_polarity, max_segment_seconds=render["max_segment_seconds"])
         switches = sum(1 for a, b in zip(plans, plans[1:]) if a.polarity != b.polarity)
         key = fingerprint({"audio": file_identity(audio_path), "checkpoint": painter.name, "n": n,
                            "render": render, "temporal": ws.manifest.params["temporal"], "size": list(size),
                            "initial": initial_polarity or 0})
-        spool = ChunkSpool(ws.layout.state_dir / "resume" / "paint-audio", key)
+        spool = ChunkSpool(ws.layout.state_dir / "resume" / "paint-audio", key, frame_shape=(size[1], size[0], 3))
         log(f"painting {n} frames ({n / fps:.3f} s) at {size[0]}x{size[1]} with {painter.name} "
             f"({render['backend']}; {switches} scene switches, {sum(p.cut for p in plans)} cuts)")
-        paint(plans, renderer, chunk=ws.manifest.get("render.chunk"), spool=spool, cancel=cancel,
+        paint(plans, renderer, chunk=ws.manifest.get("render.chunk"), spool=spool, batch=render["batch"], cancel=cancel,
               progress=lambda d, t: on_event(Progress(stage="paint", done=d, total=t)), log=log)
     audio_out = track.samples[: int(round(n / fps * track.sr))]
     with VideoWriter(out, fps=fps, size=size, crf=ws.manifest.get("output.crf"), audio=audio_out,

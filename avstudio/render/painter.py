@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import numpy as np
-
 from avstudio.cancel import NEVER, CancelToken
 
 
@@ -64,26 +62,24 @@ def _image_encoder_dim(enc: dict[str, Any], *, base: Any) -> int:
         return int(CLIPVisionConfig.from_pretrained(folder, local_files_only=True).projection_dim)
 
 
-def paint(plans: list, renderer: Any, *, chunk: int, spool: Any, cancel: CancelToken = NEVER,
+def paint(plans: list, renderer: Any, *, chunk: int, spool: Any, batch: int = 1, cancel: CancelToken = NEVER,
           progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] | None = None) -> int:
-    """Render every plan into ``spool`` chunk by chunk, resuming after the last chunk on disk.
+    """Render every plan into ``spool`` in this process, segment by segment, resuming what is spooled.
+
+    Segments (see :mod:`avstudio.render.segments`) start longest first;
+    ``batch`` of them are painted side by side when the renderer batches.
+    The frames do not depend on ``batch`` or on what was resumed.
 
     Returns
     -------
     int
-        The frame index painting resumed from (0 for a fresh start).
+        Frames that were already painted (0 for a fresh start).
     """
+    from avstudio.render.segments import assign, paint_segments, split
+
     n = len(plans)
-    start, previous = spool.resume_point()
-    if start and log:
-        log(f"resuming at frame {start} of {n} ({start} frames already painted)")
-    first = start
-    while start < n:
-        cancel.check()
-        frames = renderer.render(plans[start:start + chunk], previous, start=start)
-        spool.write(start, frames)
-        previous = frames[-1]
-        start += len(frames)
-        if progress:
-            progress(start, n)
-    return first
+    segments = assign(split(plans), 1)[0]
+    if log and spool.painted():
+        log(f"resuming: {spool.painted()} of {n} frames are already painted")
+    return paint_segments(plans, renderer, spool, segments, batch=batch, chunk=chunk, cancel=cancel,
+                          progress=(lambda done: progress(done, n)) if progress else None)

@@ -21,11 +21,20 @@ and the previous frame is always the stored ``uint8`` picture, so painting
 frames 0..3 in one call equals painting 0..1 and then 2..3 with frame 1 passed
 as ``previous``: a resumed run equals an uninterrupted one.
 
-Frames are not batched. Each frame depends on the previous one except at cuts,
-which are a few per minute of video, so batching could only group those rare
-independent frames; diffusers issue #9813 reports IP-Adapter embeddings mixing
-across images in batched calls, so the small gain is not worth the risk. The
-two CFG branches of one frame are batched by the pipeline as usual.
+**Batches.** Segments (the frames from one cut to the next) are independent
+chains, so frame ``k`` of several segments can share one diffusion call
+(:meth:`SD15Renderer.render_many`, ``render.batch``). img2img's effect depends
+only on the nominal step count and ``int(steps * strength)``, so frames with
+the same pair (every cut, and continuations whose strengths round alike) are
+batched with their own noise generators. diffusers repeats precomputed
+IP-Adapter embeddings once per batch item (issue #9813), which hands each
+image the wrong embedding; this renderer passes the embeddings through
+unchanged instead, and a test proves a batch of N equals N single calls
+(bit for bit in float64 on a CPU).
+
+**Few-step mode.** ``render.lora`` fuses a local LCM-LoRA / TCD / Hyper-SD /
+PCM file into the UNet and ``render.scheduler = "lcm"`` or ``"tcd"`` samples in
+4-8 steps at guidance 1-2; see :mod:`avstudio.render.lora`.
 """
 
 from __future__ import annotations
@@ -58,6 +67,8 @@ SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
     "euler": ("EulerDiscreteScheduler", {}),
     "euler_a": ("EulerAncestralDiscreteScheduler", {}),
     "pndm": ("PNDMScheduler", {}),
+    "lcm": ("LCMScheduler", {}),
+    "tcd": ("TCDScheduler", {}),
 }
 """Scheduler names accepted in ``render.scheduler`` -> diffusers class and options."""
 
@@ -119,6 +130,14 @@ class SD15Renderer:
         first frames pay the compile time). Neither option is part of
         :attr:`config`: they change speed, not the picture (beyond float
         rounding).
+    lora : str
+        A few-step LoRA (file, folder or cached id; ``.safetensors`` only), or
+        ``""`` for none.
+    lora_scale : float
+        How strongly the LoRA is fused.
+    batch : int
+        Most frames per diffusion call in :meth:`render_many` (speed only: not
+        part of :attr:`config`).
     cancel : CancelToken
         Checked between frames and between denoising steps.
     base_dir : path, optional
@@ -148,6 +167,9 @@ class SD15Renderer:
         image_embed_dim: int | None = None,
         channels_last: bool = False,
         compile: bool = False,
+        lora: str = "",
+        lora_scale: float = 1.0,
+        batch: int = 1,
         cancel: CancelToken = NEVER,
         base_dir: Any = None,
     ) -> None:
@@ -173,6 +195,16 @@ class SD15Renderer:
         self.adapter_file = resolve_ip_adapter(ip_adapter, base=base_dir)
         self.embed_dim = ip_adapter_embed_dim(self.adapter_file)
         self._check_cross_attention(model_ref)
+        self.lora_file = None
+        if lora:
+            from avstudio.render.lora import check_lora, resolve_lora
+
+            self.lora_file = resolve_lora(lora, base=base_dir)
+            check_lora(self.lora_file, self._unet_cross_attention_dim())
+        if int(batch) < 1:
+            raise ModelError(f"render.batch must be at least 1, got {batch}")
+        self.batch = int(batch)
+        self.lora_scale = float(lora_scale)
         if image_embed_dim is not None:
             check_embed_dims(image_embed_dim, self.embed_dim, adapter=f"IP-Adapter {self.adapter_file.name}")
         self.ip_adapter_scale = float(ip_adapter_scale)
@@ -204,12 +236,17 @@ class SD15Renderer:
             "cut_strength": self.cut_strength,
             "min_steps": self.min_steps,
         }
+        if lora:
+            self.config.update(lora=lora, lora_scale=self.lora_scale)
         self._pipe: Any = None
         self._prompt_embeds: Any = None
         self._negative_embeds: Any = None
 
+    def _unet_cross_attention_dim(self) -> int:
+        return json.loads((self.folder / "unet" / "config.json").read_text()).get("cross_attention_dim")
+
     def _check_cross_attention(self, model_ref: str) -> None:
-        unet_dim = json.loads((self.folder / "unet" / "config.json").read_text()).get("cross_attention_dim")
+        unet_dim = self._unet_cross_attention_dim()
         adapter_dim = ip_adapter_cross_attention_dim(self.adapter_file)
         if unet_dim != adapter_dim:
             raise ModelError(
@@ -253,6 +290,13 @@ class SD15Renderer:
                 load_ip_adapter_state(self.adapter_file), subfolder="", weight_name="", image_encoder_folder=None
             )
             pipe.set_ip_adapter_scale(self.ip_adapter_scale)
+            # diffusers repeats precomputed embeddings once per batch item (issue #9813); ours are already
+            # laid out per item, [negatives; positives], so they go to the UNet as given.
+            pipe.prepare_ip_adapter_image_embeds = _embeds_as_given
+            if self.lora_file is not None:
+                from avstudio.render.lora import load_lora
+
+                load_lora(pipe, self.lora_file, scale=self.lora_scale)
             pipe.set_progress_bar_config(disable=True)
             pipe = pipe.to(self.device, self.dtype)
             self._speed_up(pipe)
@@ -319,47 +363,94 @@ class SD15Renderer:
                 hint="repaint from the start after changing render.width/height",
             )
         out = np.zeros((len(plans), height, width, 3), dtype=np.uint8)
-        if not plans:
-            return out
-        self.load()
-        last = start + len(plans) - 1
-        with oom_guard(f"painting frames {start}..{last} at {width}x{height}"):
-            for i, plan in enumerate(plans):
-                self.cancel.check()
-                out[i] = self._paint(plan, previous, index=start + i)
-                previous = out[i]
+        for i, plan in enumerate(plans):
+            out[i] = self.render_many([(plan, previous, start + i)])[0]
+            previous = out[i]
         return out
 
-    def _paint(self, plan: FramePlan, previous: np.ndarray | None, *, index: int) -> np.ndarray:
+    def batch_key(self, plan: FramePlan, has_previous: bool) -> tuple:
+        """Frames with equal keys can share one diffusion call: ``(nominal steps, steps run)``, or ``("copy",)``."""
+        strength = self.cut_strength if plan.cut or not has_previous else min(max(float(plan.strength), 0.0), 1.0)
+        n_steps = self.schedule_length(strength)
+        return ("copy",) if n_steps is None else (n_steps, int(n_steps * strength))
+
+    def render_many(self, items: list[tuple[FramePlan, np.ndarray | None, int]]) -> list[np.ndarray]:
+        """Paint one frame each of several independent chains, in as few diffusion calls as possible.
+
+        Parameters
+        ----------
+        items : list of (plan, previous, index)
+            ``previous`` [shape=(h, w, 3), uint8] or None is the frame before
+            ``index`` in its chain. Items with equal :meth:`batch_key` share
+            calls of at most ``batch`` frames; the result does not depend on
+            how they are grouped.
+
+        Returns
+        -------
+        list of np.ndarray [shape=(h, w, 3), uint8]
+            One frame per item, in order.
+        """
+        width, height = self.size
+        adapter = f"IP-Adapter {self.adapter_file.name}"
+        for plan, previous, _ in items:
+            check_embed_dims(np.shape(plan.embedding)[-1], self.embed_dim, adapter=adapter)
+            if previous is not None and previous.shape != (height, width, 3):
+                raise ModelError(
+                    f"previous frame is {previous.shape}, expected ({height}, {width}, 3)",
+                    hint="repaint from the start after changing render.width/height",
+                )
+        out: list[Any] = [None] * len(items)
+        if not items:
+            return out
+        self.load()
+        groups: dict[tuple, list[int]] = {}
+        for i, (plan, previous, _) in enumerate(items):
+            groups.setdefault(self.batch_key(plan, previous is not None), []).append(i)
+        first, last = min(it[2] for it in items), max(it[2] for it in items)
+        with oom_guard(f"painting frames {first}..{last} at {width}x{height}, {self.batch} at a time",
+                       hint="lower render.batch (or render.width/height)"):
+            for key, members in groups.items():
+                for at in range(0, len(members), self.batch):
+                    self.cancel.check()
+                    part = members[at:at + self.batch]
+                    for i, frame in zip(part, self._paint_batch([items[i] for i in part], key)):
+                        out[i] = frame
+        return out
+
+    def _paint_batch(self, items: list, key: tuple) -> np.ndarray:
+        """Paint items that share a batch key in one pipeline call [shape=(len(items), h, w, 3), uint8]."""
         import torch
         from PIL import Image
 
-        if plan.cut or previous is None:
-            init, strength = self.start_image(plan.polarity), self.cut_strength
-        else:
-            init, strength = previous, min(max(float(plan.strength), 0.0), 1.0)
-        n_steps = self.schedule_length(strength)
-        if n_steps is None:
-            return init.copy()
-        pipe = self._pipe
-        generator = torch.Generator("cpu").manual_seed(self.seed + index)
+        inits, strength = [], 0.0
+        for plan, previous, _ in items:
+            if plan.cut or previous is None:
+                inits.append(self.start_image(plan.polarity))
+                strength = self.cut_strength
+            else:
+                inits.append(previous)
+                strength = min(max(float(plan.strength), 0.0), 1.0)
+        if key == ("copy",):
+            return np.stack([init.copy() for init in inits])
+        pipe, batch = self._pipe, len(items)
+        generators = [torch.Generator("cpu").manual_seed(self.seed + index) for _, _, index in items]
         with torch.inference_mode():
             latents = pipe(
-                image=Image.fromarray(init),
+                image=[Image.fromarray(init) for init in inits],
                 strength=strength,
-                num_inference_steps=n_steps,
+                num_inference_steps=key[0],
                 guidance_scale=self.guidance,
-                prompt_embeds=self._prompt_embeds,
-                negative_prompt_embeds=self._negative_embeds,
-                ip_adapter_image_embeds=self.ip_adapter_embeds(plan.embedding),
-                generator=generator,
+                prompt_embeds=self._prompt_embeds.repeat(batch, 1, 1),
+                negative_prompt_embeds=None if self._negative_embeds is None else self._negative_embeds.repeat(batch, 1, 1),
+                ip_adapter_image_embeds=self.ip_adapter_embeds(np.stack([plan.embedding for plan, _, _ in items])),
+                generator=generators,
                 output_type="latent",
                 callback_on_step_end=self._on_step_end,
             ).images
             if self.cancel.cancelled:
                 raise Cancelled()
             image = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False)[0]
-            pixels = pipe.image_processor.postprocess(image, output_type="np")[0]
+            pixels = pipe.image_processor.postprocess(image, output_type="np")
         return np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8)
 
     def _on_step_end(self, pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
@@ -369,20 +460,21 @@ class SD15Renderer:
         return {}
 
     def ip_adapter_embeds(self, embedding: np.ndarray) -> list:
-        """One frame's embedding in the layout ``ip_adapter_image_embeds`` takes.
+        """Embeddings in the layout ``ip_adapter_image_embeds`` takes.
 
         Parameters
         ----------
-        embedding : np.ndarray [shape=(d,), float32]
+        embedding : np.ndarray [shape=(d,) or (b, d), float32]
+            One frame's embedding, or one per batch item.
 
         Returns
         -------
-        list of one torch.Tensor [shape=(2, 1, d)] with CFG (zero negative first, as
-        the pipeline's ``chunk(2)`` expects), [shape=(1, 1, d)] without.
+        list of one torch.Tensor [shape=(2b, 1, d)] with CFG (the zero negatives
+        first, as the pipeline's ``chunk(2)`` expects), [shape=(b, 1, d)] without.
         """
         import torch
 
-        positive = torch.as_tensor(np.asarray(embedding, dtype=np.float32)).reshape(1, 1, -1)
+        positive = torch.as_tensor(np.asarray(embedding, dtype=np.float32)).reshape(-1, 1, self.embed_dim)
         if self.guidance > 1.0:
             positive = torch.cat([torch.zeros_like(positive), positive])
         return [positive.to(self.device, self.dtype)]
@@ -415,3 +507,8 @@ class SD15Renderer:
                 n += 1
         n = min(n, 1000)
         return n if int(n * strength) >= 1 else None
+
+
+def _embeds_as_given(ip_adapter_image, ip_adapter_image_embeds, device, num_images_per_prompt, do_cfg):
+    """Replaces the pipeline's ``prepare_ip_adapter_image_embeds``: precomputed per-item embeddings, unrepeated."""
+    return [embeds.to(device) for embeds in ip_adapter_image_embeds]

@@ -28,17 +28,25 @@ def save_state(group: Any, state: dict[str, Any]) -> None:
         sg.create_dataset(key, data=np.asarray(value))
 
 
-def make_encoders(manifest: Any):
-    """The audio and image encoders the manifest names (not yet fitted)."""
-    from avstudio.encoders.registry import make_audio_encoder, make_image_encoder
-
+def encoder_options(manifest: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The constructor options of the audio and image encoders the manifest names."""
     enc = manifest.params["encoders"]
     neural = {"device": enc["device"], "batch_size": enc["batch_size"], "base_dir": str(manifest.path.parent)}
-    audio = make_audio_encoder(enc["audio"], window_seconds=enc["window_seconds"],
-                               **(neural if enc["audio"] != "builtin" else {}))
-    image_opts = neural if enc["image"] != "builtin" else {"components": enc["components"], "code_size": enc["code_size"]}
-    image = make_image_encoder(enc["image"], **image_opts)
+    audio = {"window_seconds": enc["window_seconds"], **(neural if enc["audio"] != "builtin" else {})}
+    image = neural if enc["image"] != "builtin" else {"components": enc["components"], "code_size": enc["code_size"]}
     return audio, image
+
+
+def make_encoders(manifest: Any, *, device: str | None = None):
+    """The audio and image encoders the manifest names (not yet fitted); ``device`` overrides the neural ones'."""
+    from avstudio.encoders.registry import make_audio_encoder, make_image_encoder
+
+    audio, image = encoder_options(manifest)
+    for options in (audio, image):
+        if device and "device" in options:
+            options["device"] = device
+    enc = manifest.params["encoders"]
+    return make_audio_encoder(enc["audio"], **audio), make_image_encoder(enc["image"], **image)
 
 
 class EmbedStage(Stage):
@@ -49,6 +57,7 @@ class EmbedStage(Stage):
     deps = ("extract", "features")
     params = ("encoders.audio", "encoders.image", "encoders.window_seconds", "encoders.components",
               "encoders.code_size", "train.val_fraction", "train.test_fraction", "train.gap_frames")
+    """``encoders.device``, ``encoders.devices`` and ``encoders.batch_size`` change the speed only."""
     description = "audio and image embeddings per frame"
 
     def run(self, ctx: StageContext) -> None:
@@ -56,8 +65,13 @@ class EmbedStage(Stage):
         from avstudio.media.audio import resample
         from avstudio.render.painter import check_render_compatible
 
+        from avstudio.models.launch import resolve_devices
+
         check_render_compatible(ctx.ws.manifest)  # before embedding what the renderer could not paint
-        audio_enc, image_enc = make_encoders(ctx.ws.manifest)
+        devices = resolve_devices(ctx.param("encoders.devices"), setting="encoders.devices")
+        # with workers, this process keeps a CPU copy for names, sizes and the CLAP window plan
+        audio_enc, image_enc = make_encoders(ctx.ws.manifest, device="cpu" if devices else None)
+        sharded = self._sharded(ctx, devices)
         old = self._previous_groups(ctx)
         upstream = {d: fingerprint(ctx.ws.parts(d)) for d in self.deps}
         with ctx.ws.store.read("extract") as ex:
@@ -78,7 +92,10 @@ class EmbedStage(Stage):
                 if hasattr(image_enc, "fit"):
                     ctx.log(f"fitting {image_enc.name} on {n_train} training frames")
                     image_enc.fit(frames[:n_train])
-                emb = self._embed_frames(ctx, image_enc, frames, n)
+                if sharded and ctx.param("encoders.image").startswith("clip:"):
+                    emb = sharded("image", image_enc, frames_file=str(ctx.ws.layout.stage_file("extract")))
+                else:
+                    emb = self._embed_frames(ctx, image_enc, frames, n)
                 self._write(group, image_enc, emb, key)
 
             # audio embeddings
@@ -95,14 +112,42 @@ class EmbedStage(Stage):
             if sr != audio_enc.sample_rate:
                 samples = resample(samples, sr, audio_enc.sample_rate)
                 sr = audio_enc.sample_rate
-            emb = embed_audio(audio_enc, samples, sr, fps=fps, n_frames=n, n_fit=n_train,
-                              cancel=ctx.cancel, progress=lambda d: ctx.progress(d, n, unit="windows"))
+            if sharded and ctx.param("encoders.audio").startswith("clap:"):
+                emb = sharded("audio", audio_enc, samples=samples, sr=sr, fps=fps)
+            else:
+                emb = embed_audio(audio_enc, samples, sr, fps=fps, n_frames=n, n_fit=n_train,
+                                  cancel=ctx.cancel, progress=lambda d: ctx.progress(d, n, unit="windows"))
             self._write(group, audio_enc, emb, key)
         self._copy_others(ctx, old)
         ctx.out.attrs.update(audio=audio_enc.name, image=image_enc.name)
         ctx.log(f"audio {audio_enc.name} -> {audio_enc.dim}-d, image {image_enc.name} -> {image_enc.dim}-d")
 
     # -- helpers --------------------------------------------------------------------
+    @staticmethod
+    def _sharded(ctx: StageContext, devices: list[str]) -> Any:
+        """``embed(kind, encoder, **data)`` on one torchrun worker per device, or None without ``encoders.devices``."""
+        if not devices:
+            return None
+        from avstudio.encoders.shard import embed_on_devices
+
+        audio_opts, image_opts = encoder_options(ctx.ws.manifest)
+        job_dir = ctx.ws.layout.tmp_dir / "embed-workers"
+        with ctx.ws.store.read("extract") as ex:
+            n = int(ex.attrs["n_frames"])
+
+        def embed(kind: str, encoder: Any, **data: Any) -> np.ndarray:
+            try:
+                return embed_on_devices(kind, encoder, ctx.param(f"encoders.{kind}"),
+                                        audio_opts if kind == "audio" else image_opts, devices, job_dir, n=n,
+                                        cancel=ctx.cancel, log=ctx.log,
+                                        progress=lambda d, t: ctx.progress(d, t, unit="frames"), **data)
+            finally:
+                import shutil
+
+                shutil.rmtree(job_dir, ignore_errors=True)
+
+        return embed
+
     @staticmethod
     def _cache_key(enc: Any, common: dict[str, Any]) -> str:
         return fingerprint({"name": enc.name, "config": enc.config, **common})

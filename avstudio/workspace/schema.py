@@ -23,7 +23,8 @@ class Field:
     kind : str
         ``int``, ``float``, ``str``, ``bool``, ``choice``, ``pair`` (two numbers),
         ``int_or_source``/``float_or_source`` (a number or the string "source"),
-        ``str_map`` (a table of string -> string, e.g. ``[sonify.map]``).
+        ``str_map`` (a table of string -> string, e.g. ``[sonify.map]``),
+        ``devices`` (``""``, ``"all"`` or a list of device names such as ``["cuda:0", "cuda:1"]``).
     default : Any
         Value used when the key is absent (``None``: optional, no value).
     doc : str
@@ -55,6 +56,8 @@ class Field:
             return "true or false"
         if self.kind == "str":
             return "a string"
+        if self.kind == "devices":
+            return '"" (one device), "all" (every GPU) or a list such as ["cuda:0", "cuda:1"]'
         if self.kind == "str_map":
             return f"a table mapping {', '.join(self.keys or ())} to one of {', '.join(self.choices or ())}"
         rng = self._range()
@@ -97,6 +100,13 @@ class Field:
             if kind == "choice" and value not in (self.choices or ()):
                 raise bad("is not allowed")
             return value
+        if kind == "devices":
+            if value in ("", "all"):
+                return value
+            if (not isinstance(value, list) or not value
+                    or not all(isinstance(v, str) and v.strip() for v in value)):
+                raise bad("is not a list of device names")
+            return [v.strip() for v in value]
         if kind == "str_map":
             if not isinstance(value, dict):
                 raise bad("is not a table")

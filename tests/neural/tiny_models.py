@@ -295,3 +295,32 @@ def save_tiny_ip_adapter(
     """Save :func:`tiny_ip_adapter_state` with :func:`save_ip_adapter_state`."""
     state = tiny_ip_adapter_state(image_embed_dim=image_embed_dim, cross_attention_dim=cross_attention_dim, seed=seed)
     return save_ip_adapter_state(state, path, fmt=fmt)
+
+
+def save_tiny_lora(directory: Path, *, seed: int = 0, rank: int = 4) -> Path:
+    """Save a random LoRA for the tiny UNet, as diffusers' ``save_lora_weights`` writes one
+    (``pytorch_lora_weights.safetensors``): the layout of LCM-LoRA and TCD releases."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    directory = Path(directory)
+    unet = tiny_unet(seed)
+    torch.manual_seed(seed + 10)
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False,
+                                target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    StableDiffusionPipeline.save_lora_weights(directory, unet_lora_layers=get_peft_model_state_dict(unet),
+                                              safe_serialization=True)
+    return directory
+
+
+def save_foreign_lora(path: Path, *, cross_attention_dim: int = 2048) -> Path:
+    """A LoRA file whose cross-attention layers take ``cross_attention_dim`` inputs (2048: SDXL's)."""
+    import torch
+    from safetensors.torch import save_file
+
+    key = "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k"
+    save_file({f"{key}.lora_A.weight": torch.zeros(4, cross_attention_dim),
+               f"{key}.lora_B.weight": torch.zeros(64, 4)}, str(path))
+    return Path(path)
