@@ -113,15 +113,23 @@ def templates() -> None:
 
 @click.command()
 @workspace_option
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=str), help="Write to a file instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "midi"]), default="json", show_default=True,
+              help="json/csv: per-frame features in the original project's format; midi: the sonification's "
+                   "notes and control curves as a Standard MIDI File (for a DAW).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=str),
+              help="Write to a file instead of stdout (midi: default outputs/sonified.mid).")
 def export(directory: str, fmt: str, out: str | None) -> None:
-    """Export per-frame features in the original project's format (JSON or CSV)."""
+    """Export per-frame features (JSON or CSV) or the sonification as MIDI."""
     from avstudio.errors import MediaError
-    from avstudio.stages.export import export_records, to_csv, to_json
+    from avstudio.stages.export import export_midi, export_records, to_csv, to_json
     from avstudio.workspace.manifest import write_text_atomic
 
     ws = open_workspace(directory)
+    if fmt == "midi":
+        path = Path(out) if out else ws.layout.outputs / "sonified.mid"
+        notes = export_midi(ws, path)
+        click.echo(f"wrote {notes} notes to {path}", err=True)
+        return
     data = export_records(ws)
     if fmt == "json":
         text = to_json(data)
@@ -150,9 +158,8 @@ COMMANDS = [init, demo, show, templates, export]
 @click.option("--yes", "-y", is_flag=True, help="Do not ask first.")
 def clean(directory: str, what: str | None, yes: bool) -> None:
     """Delete results to start over (asks first). The manifest and the source media are never touched."""
-    import shutil
-
     from avstudio.errors import ManifestError
+    from avstudio.files import remove_path, translate_os_errors
     from avstudio.workspace.lock import WorkspaceLock
 
     if what is None:
@@ -163,7 +170,7 @@ def clean(directory: str, what: str | None, yes: bool) -> None:
                "store": [layout.store_dir, layout.state_file, layout.state_dir / "resume"],
                "all": [layout.outputs, layout.store_dir, layout.state_file, layout.state_dir / "resume",
                        layout.checkpoints, layout.logs_dir]}[what]
-    present = [p for p in targets if p.exists()]
+    present = [p for p in targets if p.exists() or p.is_symlink()]
     if not present:
         click.echo("nothing to clean")
         return
@@ -173,9 +180,11 @@ def clean(directory: str, what: str | None, yes: bool) -> None:
         return
     with WorkspaceLock(layout.lock_file):  # never under a running run
         for path in present:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            with translate_os_errors(path.parent):
+                remove_path(path)  # a link goes, never what it points to
         layout.ensure_dirs()
-        layout.outputs.mkdir(exist_ok=True)
+        with translate_os_errors(layout.root):
+            layout.outputs.mkdir(exist_ok=True)
     click.echo(f"deleted {names}")
 
 

@@ -1,4 +1,4 @@
-"""``avstudio export``: the original project's feature data format (JSON or CSV)."""
+"""``avstudio export``: the original project's feature data format (JSON or CSV), or the sonification as MIDI."""
 
 from __future__ import annotations
 
@@ -44,3 +44,27 @@ def to_csv(data: dict[str, Any], *, fps: float) -> str:
     for i, f in enumerate(data["frames"]):
         writer.writerow([i, round(i / fps, 6), *f["avg_color"], f["mass"], f["brightness"], f["contrast"], f["motion"]])
     return buf.getvalue()
+
+
+def export_midi(ws: Any, path: Any) -> int:
+    """Write the sonification's notes and control curves to ``path`` as a Standard MIDI File.
+
+    Uses the committed features and the manifest's ``[sonify]`` settings (the
+    defaults in a workspace without that table). Returns the number of notes.
+    """
+    from avstudio.media.encode import atomic_output, check_writable
+    from avstudio.stages.sonify import load_features
+    from avstudio.synth import Synth, SonifyConfig
+    from avstudio.synth.midi import to_midi
+
+    config = SonifyConfig.from_dict(ws.manifest.params.get("sonify"))
+    with ws.store.read("features") as fg:
+        fps = float(fg.attrs["fps"])
+        n_frames = int(fg.attrs["n_frames"])
+        features = load_features(fg)
+    synth = Synth(features, fps=fps, n_frames=n_frames, config=config)
+    song = to_midi(synth.frame_params, fps=fps, config=config)
+    check_writable(path)
+    with atomic_output(path) as temp:
+        song.save(str(temp))
+    return sum(1 for m in song.tracks[1] if m.type == "note_on")

@@ -23,12 +23,13 @@ class FeaturesStage(Stage):
     -----
     ``/features/avg_color`` [shape=(n, 3), float32] mean R, G, B;
     ``brightness``, ``contrast``, ``mass_fraction``, ``mass`` (count at source
-    resolution), ``motion`` (source pixels per frame) [shape=(n,), float32];
+    resolution), ``motion`` (the speed of what moves, source pixels per frame; see
+    :func:`avstudio.features.visual.motion_speed`) [shape=(n,), float32];
     ``/features/audio/{rms,onset,centroid}`` [shape=(n,), float32] when the video has sound.
     """
 
     name = "features"
-    VERSION = 1
+    VERSION = 2
     deps = ("extract",)
     params = ("features.*",)
     description = "visual features per frame (colour, brightness, contrast, mass, motion)"

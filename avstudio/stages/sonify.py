@@ -20,21 +20,32 @@ class SonifyStage(Stage):
 
     Store
     -----
-    ``/sonify/samples`` [shape=(n_samples, channels), float32], peak-normalised,
-    ``n_samples = round(n_frames * sample_rate / fps)``; attrs ``sample_rate``, ``duration``.
+    ``/sonify/samples`` [shape=(n_samples, channels), float32] at ``sonify.loudness_lufs``
+    integrated loudness unless that would peak above ``sonify.peak_db`` (then at that peak),
+    ``n_samples = round(n_frames * sample_rate / fps)``; attrs ``sample_rate``, ``duration``,
+    ``loudness_lufs`` (measured after the gain), ``peak_db``; ``/sonify/events`` (frame,
+    kind: 0 cut / 1 motion) of the percussive notes. ``outputs/sonify.png`` shows the
+    features with the cuts, the parameters they drive and a spectrogram of the result
+    (:mod:`avstudio.synth.picture`).
     """
 
     name = "sonify"
-    VERSION = 1
+    VERSION = 2
     deps = ("features",)
     params = ("sonify.*",)
     description = "synthesise audio from the features"
 
+    def outputs(self, ws) -> list:
+        return [ws.layout.outputs / "sonify.png"]
+
     def run(self, ctx: StageContext) -> None:
-        from avstudio.synth import Synth, SonifyConfig, peak_gain
+        from avstudio.synth import Synth, SonifyConfig, loudness_gain, peak_gain
         from avstudio.workspace.store import append, chunked_dataset
 
+        from avstudio.media.encode import check_writable
+
         config = SonifyConfig.from_dict(ctx.ws.manifest.params["sonify"])
+        check_writable(self.outputs(ctx.ws)[0])  # before the work: the picture is written on commit
         with ctx.ws.store.read("features") as fg:
             fps = float(fg.attrs["fps"])
             n_frames = int(fg.attrs["n_frames"])
@@ -47,12 +58,38 @@ class SonifyStage(Stage):
             append(ds, block)
             peak = max(peak, float(np.abs(block).max(initial=0.0)))
             ctx.progress(ds.shape[0], total, unit="samples")
-        gain = peak_gain(peak, peak_db=config.peak_db)
+        loud_gain, loudness = loudness_gain(ds[:], config.sample_rate, target_lufs=config.loudness_lufs)
+        limit = peak_gain(peak, peak_db=config.peak_db)
+        gain = min(loud_gain, limit) if np.isfinite(loudness) else limit
+        if loud_gain > limit and np.isfinite(loudness):
+            ctx.warn(f"the peak limit ({config.peak_db:g} dBFS) holds the track at "
+                     f"{loudness + 20 * np.log10(gain):.1f} LUFS, below sonify.loudness_lufs = {config.loudness_lufs:g}")
         step = 1 << 20
         for start in range(0, total, step):
             ds[start:start + step] = ds[start:start + step] * np.float32(gain)
         ds.attrs.update(sample_rate=config.sample_rate, channels=config.channels)
+        final = loudness + 20 * np.log10(max(gain, 1e-12)) if np.isfinite(loudness) else None
+        top = peak * gain
         ctx.out.attrs.update(sample_rate=config.sample_rate, channels=config.channels,
-                             n_samples=total, duration=total / config.sample_rate, fps=fps, n_frames=n_frames)
-        ctx.log(f"{total} samples = {total / config.sample_rate:.3f} s at {config.sample_rate} Hz, "
-                f"{config.channels} ch, gain {20 * np.log10(max(gain, 1e-12)):+.1f} dB")
+                             n_samples=total, duration=total / config.sample_rate, fps=fps, n_frames=n_frames,
+                             loudness_lufs=final if final is not None else float("-inf"),
+                             peak_db=20 * np.log10(top) if top > 0 else float("-inf"))
+        ctx.out.create_dataset("events", data=np.array(
+            [(e.frame, 0 if e.kind == "cut" else 1) for e in synth.events], np.int64).reshape(-1, 2))
+        self._picture(ctx, synth, features, ds[:], fps)
+        ctx.log(f"{len(synth.events)} events ({sum(e.kind == 'cut' for e in synth.events)} cuts); "
+                f"{total} samples = {total / config.sample_rate:.3f} s at {config.sample_rate} Hz, "
+                f"{config.channels} ch, gain {20 * np.log10(max(gain, 1e-12)):+.1f} dB"
+                + (f", {final:.1f} LUFS" if final is not None else ""))
+
+    def _picture(self, ctx: StageContext, synth, features, samples, fps: float) -> None:
+        """Draw ``outputs/sonify.png`` now; it replaces the old one once the store has the new track."""
+        from avstudio.evaluate.sheet import write_png
+        from avstudio.synth.control import frame_notes
+        from avstudio.synth.picture import sonify_picture
+
+        shown = {k: v for k, v in features.items() if k not in ("avg_color", "mass")}
+        image = sonify_picture(shown, synth.frame_params,
+                               frame_notes(synth.frame_params["pitch"], config=synth.config, fps=fps),
+                               synth.events, samples, synth.sample_rate, fps=fps)
+        ctx.on_commit(lambda: write_png(ctx.ws.layout.outputs / "sonify.png", image))

@@ -18,8 +18,9 @@ sample:
    the root note; a raised-cosine tremolo; raised-cosine fades at both ends.
 4. :mod:`~avstudio.synth.synth` - :class:`Synth` renders fixed 8192-sample
    blocks from sample 0 and re-slices them into per-frame-range chunks, so any
-   chunking is bit-identical to one render; :func:`peak_gain` scales the
-   un-normalised output to ``peak_db`` without clipping.
+   chunking is bit-identical to one render; :func:`loudness_gain` brings the
+   un-normalised output to ``loudness_lufs`` (ITU-R BS.1770 via pyloudnorm)
+   and :func:`peak_gain` caps it at ``peak_db``.
 
 :mod:`~avstudio.synth.config` holds :class:`SonifyConfig` and :data:`FIELDS`
 (the ``[sonify]`` schema); :mod:`~avstudio.synth.timing` the exact
@@ -27,7 +28,8 @@ frame/sample arithmetic.
 """
 
 from avstudio.synth.config import FEATURES, FIELDS, PARAMS, SonifyConfig, template
-from avstudio.synth.synth import Synth, peak_gain
+from avstudio.synth.synth import Synth, loudness_gain, peak_gain
 from avstudio.synth.timing import n_samples
 
-__all__ = ["FEATURES", "FIELDS", "PARAMS", "SonifyConfig", "Synth", "n_samples", "peak_gain", "template"]
+__all__ = ["FEATURES", "FIELDS", "PARAMS", "SonifyConfig", "Synth", "loudness_gain", "n_samples", "peak_gain",
+           "template"]

@@ -99,20 +99,39 @@ FIELDS: dict[str, Field] = {
     "root_note": Field(int, 45, (12, 96),
                        "lowest note as a MIDI number (45 = A2 = 110 Hz); also the drone's note"),
     "octaves": Field(int, 3, (1, 6), "pitch range above root_note, in octaves"),
+    "note_hysteresis": Field(float, 0.3, (0.0, 1.0),
+                             "a note changes only when the pitch curve passes the midpoint to the next "
+                             "note by this fraction of the step (0 = plain rounding)"),
+    "min_note_seconds": Field(float, 0.12, (0.0, 5.0), "shortest note, in seconds (no trills)"),
     "percentiles": Field(list, [5.0, 95.0], (0.0, 100.0),
                          "feature percentiles (over the whole video) that map to 0 and 1"),
+    "min_span_scale": Field(float, 1.0, (0.0, 10.0),
+                            "scales each feature's minimum span (avstudio.synth.mapping.MIN_SPANS): variation "
+                            "below it moves its parameter only a little around its rest value; 0 = stretch any "
+                            "variation over the whole range"),
     "smoothing": Field(float, 0.05, (0.0, 2.0),
                        "glide time in seconds of every parameter change (portamento)"),
     "partials": Field(int, 8, (1, 32), "harmonics in the tone (1 = pure sine)"),
     "cutoff_hz": Field(list, [300.0, 8000.0], (20.0, 96000.0),
                        "low-pass corner range in Hz swept by map.cutoff"),
-    "drone_level": Field(float, 0.5, (0.0, 1.0), "drone level at full map.drone, relative to the tone"),
+    "drone_level": Field(float, 0.25, (0.0, 1.0),
+                         "drone level at full map.drone, relative to the tone (0.25 keeps it under a third of "
+                         "the power, so it does not mask the tone's panning)"),
     "amplitude_floor": Field(float, 0.25, (0.0, 1.0),
                              "tone level at map.amplitude = 0, so a still video stays audible"),
+    "events_level": Field(float, 0.5, (0.0, 2.0),
+                          "level of the percussive notes on scene cuts and motion peaks, relative to the tone "
+                          "(0 = no events)"),
+    "cut_threshold": Field(float, 40.0, (1.0, 442.0),
+                           "a frame whose mean colour moves this far (RGB distance) from the previous one is a cut"),
+    "min_event_seconds": Field(float, 0.25, (0.0, 10.0), "least time between two motion-peak events"),
     "tremolo_hz": Field(float, 8.0, (0.0, 30.0), "tremolo rate at full map.density"),
     "tremolo_depth": Field(float, 0.6, (0.0, 1.0), "tremolo depth at full map.density"),
     "fade": Field(float, 0.01, (0.0, 10.0), "fade-in and fade-out at the ends of the track, seconds"),
-    "peak_db": Field(float, -1.0, (-60.0, 0.0), "peak level of the track in dBFS (never clips)"),
+    "peak_db": Field(float, -1.0, (-60.0, 0.0), "peak level the track never exceeds, in dBFS"),
+    "loudness_lufs": Field(float, -16.0, (-40.0, -5.0),
+                           "integrated loudness of the track (ITU-R BS.1770, pyloudnorm); peak_db wins "
+                           "when both cannot hold"),
     "map": Field(dict, dict(DEFAULT_MAP), FEATURES + (NONE,),
                  "synthesis parameter -> feature ([sonify.map] table)"),
 }
@@ -133,16 +152,23 @@ class SonifyConfig:
     scale: str = "pentatonic"
     root_note: int = 45
     octaves: int = 3
+    note_hysteresis: float = 0.3
+    min_note_seconds: float = 0.12
     percentiles: tuple[float, float] = (5.0, 95.0)
+    min_span_scale: float = 1.0
     smoothing: float = 0.05
     partials: int = 8
     cutoff_hz: tuple[float, float] = (300.0, 8000.0)
-    drone_level: float = 0.5
+    drone_level: float = 0.25
     amplitude_floor: float = 0.25
+    events_level: float = 0.5
+    cut_threshold: float = 40.0
+    min_event_seconds: float = 0.25
     tremolo_hz: float = 8.0
     tremolo_depth: float = 0.6
     fade: float = 0.01
     peak_db: float = -1.0
+    loudness_lufs: float = -16.0
     map: dict[str, str] = dataclasses.field(default_factory=lambda: dict(DEFAULT_MAP))
 
     def __post_init__(self) -> None:

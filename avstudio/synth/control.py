@@ -17,7 +17,7 @@ import numpy as np
 
 from avstudio.synth.config import TOP_FREQUENCY_FRACTION, SonifyConfig
 from avstudio.synth.oscillators import smoothstep
-from avstudio.synth.pitch import midi_to_hz, quantise, scale_notes
+from avstudio.synth.pitch import held_notes, midi_to_hz, scale_notes
 
 GLIDE_SIGMAS = 2.563
 """10-90 % rise of a Gaussian-smoothed step, in standard deviations."""
@@ -171,6 +171,25 @@ def smooth_frames(rows: np.ndarray, sigma: float) -> np.ndarray:
     return np.stack([np.convolve(row, taps, mode="valid") for row in padded])
 
 
+def frame_notes(pitch: np.ndarray, *, config: SonifyConfig, fps: float | Fraction) -> np.ndarray:
+    """The scale note of each frame: ``map.pitch`` over the range, held with hysteresis and a minimum length.
+
+    Parameters
+    ----------
+    pitch : np.ndarray [shape=(n,), float64]
+        0..1 per frame.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), float64]
+        MIDI note numbers (fractional for ``scale = "continuous"``).
+    """
+    notes = scale_notes(config.scale, root_note=config.root_note, octaves=config.octaves)
+    return held_notes(config.root_note + 12.0 * config.octaves * np.asarray(pitch, np.float64), notes,
+                      hysteresis=config.note_hysteresis,
+                      min_frames=max(1, int(round(config.min_note_seconds * float(fps)))))
+
+
 def frame_controls(params: dict[str, np.ndarray], *, config: SonifyConfig,
                    fps: Fraction) -> tuple[Controls, np.ndarray]:
     """Concrete per-frame settings from 0..1 parameters.
@@ -188,8 +207,7 @@ def frame_controls(params: dict[str, np.ndarray], *, config: SonifyConfig,
     frequency : np.ndarray [shape=(n,), float64]
         Fundamental per frame in Hz after quantisation and glide.
     """
-    notes = scale_notes(config.scale, root_note=config.root_note, octaves=config.octaves)
-    midi = quantise(config.root_note + 12.0 * config.octaves * params["pitch"], notes)
+    midi = frame_notes(params["pitch"], config=config, fps=fps)
     rows = np.stack([midi, params["pan"], params["harmonics"], params["cutoff"],
                      params["drone"], params["amplitude"], params["density"]])
     midi, pan, harmonics, cutoff, drone, amplitude, density = smooth_frames(

@@ -2,9 +2,14 @@
 
 Each mapped feature is normalised over the whole video by its percentiles
 (``SonifyConfig.percentiles``, default 5th and 95th): the low percentile maps
-to 0, the high one to 1, values outside are clipped. A feature whose
-percentiles coincide (a constant feature) maps to 0.5 everywhere. A parameter
-mapped to ``"none"`` takes its :data:`~avstudio.synth.config.NEUTRAL` value.
+to 0, the high one to 1, values outside are clipped. Every feature also has a
+minimum span in its own units (:data:`MIN_SPANS`, scaled by
+``sonify.min_span_scale``): a feature that varies less than that (codec noise
+on a still picture, a picture without dark pixels) is not stretched over the
+whole range but moves its parameter by its real change over the minimum span,
+around the parameter's rest value (:data:`~avstudio.synth.config.NEUTRAL`), so
+a constant feature rests there. Between the two regimes the results blend by
+``span / min_span``. A parameter mapped to ``"none"`` takes its rest value.
 """
 
 from __future__ import annotations
@@ -18,6 +23,16 @@ from avstudio.synth.config import AUDIO_FEATURES, NEUTRAL, NONE, PARAMS, SonifyC
 
 COLOUR_FEATURES = ("red", "green", "blue", "warmth", "saturation", "hue")
 """Features derived from ``avg_color``."""
+
+MIN_SPANS: dict[str, float] = {
+    "brightness": 40.0, "contrast": 20.0, "mass": 0.05, "motion": 2.0,
+    "red": 40.0, "green": 40.0, "blue": 40.0, "warmth": 30.0, "saturation": 0.15, "hue": 0.1,
+    "rms": 0.02, "centroid": 300.0, "onset": 0.0,
+}
+"""Least variation of each feature that may fill a parameter's whole range, in the feature's units: grey
+levels (0..255) for brightness, contrast and the colour channels, red minus blue for warmth, the share of
+the picture for mass (read as ``mass_fraction``), source pixels per frame for motion, 0..1 for saturation and
+hue, linear amplitude for rms, Hz for centroid; onset strength has no unit (0: always stretched)."""
 
 
 def frame_params(features: Mapping[str, np.ndarray], *, n_frames: int,
@@ -46,7 +61,7 @@ def frame_params(features: Mapping[str, np.ndarray], *, n_frames: int,
         A mapped feature is missing, has the wrong length, or holds NaN or inf.
     """
     params: dict[str, np.ndarray] = {}
-    normalised: dict[str, np.ndarray] = {}
+    normalised: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
     for param in PARAMS:
         source = config.map[param]
         feature, inverted = feature_of(source)
@@ -54,10 +69,16 @@ def frame_params(features: Mapping[str, np.ndarray], *, n_frames: int,
             params[param] = np.full(n_frames, NEUTRAL[param])
             continue
         if feature not in normalised:
-            raw = feature_values(features, feature, n_frames=n_frames, param=param)
-            normalised[feature] = normalise(raw, percentiles=config.percentiles)
-        value = normalised[feature]
-        params[param] = 1.0 - value if inverted else value
+            name = "mass_fraction" if feature == "mass" and "mass_fraction" in features else feature
+            raw = feature_values(features, name, n_frames=n_frames, param=param)
+            normalised[feature] = spans(raw, percentiles=config.percentiles,
+                                        min_span=MIN_SPANS.get(feature, 0.0) * config.min_span_scale)
+        stretched, centred, weight = normalised[feature]
+        rest = NEUTRAL[param]
+        if inverted:
+            stretched, centred = 1.0 - stretched, -centred
+        quiet = np.clip(rest + centred, 0.0, 1.0)
+        params[param] = weight * stretched + (1.0 - weight) * quiet
     return params
 
 
@@ -132,6 +153,28 @@ def colour_feature(rgb: np.ndarray, name: str) -> np.ndarray:
     hue = np.where(high == r, ((g - b) / safe) % 6.0,
                    np.where(high == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0))
     return np.where(span > 0, hue / 6.0, 0.0)
+
+
+def spans(values: np.ndarray, *, percentiles: tuple[float, float], min_span: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """A feature's two normalisations and how much each counts.
+
+    Returns
+    -------
+    stretched : np.ndarray [shape=(n,), float64]
+        :func:`normalise`: the percentiles map to 0 and 1.
+    centred : np.ndarray [shape=(n,), float64]
+        ``(values - centre) / min_span``, centre being the percentiles' midpoint
+        (0 everywhere when ``min_span`` is 0).
+    weight : float
+        ``min(1, span / min_span)`` of ``stretched`` (1 when ``min_span`` is 0).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    stretched = normalise(values, percentiles=percentiles)
+    if values.size == 0 or min_span <= 0:
+        return stretched, np.zeros_like(values), 1.0
+    low, high = np.percentile(values, percentiles)
+    centred = (values - 0.5 * (low + high)) / min_span
+    return stretched, centred, float(min(1.0, (high - low) / min_span))
 
 
 def normalise(values: np.ndarray, *, percentiles: tuple[float, float] = (5.0, 95.0)) -> np.ndarray:

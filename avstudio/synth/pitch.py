@@ -56,3 +56,53 @@ def quantise(midi: np.ndarray, notes: np.ndarray | None) -> np.ndarray:
     lower = upper - 1
     nearer_lower = (midi - notes[lower]) <= (notes[upper] - midi)
     return np.where(nearer_lower, notes[lower], notes[upper])
+
+
+def held_notes(midi: np.ndarray, notes: np.ndarray | None, *, hysteresis: float = 0.3,
+               min_frames: int = 1) -> np.ndarray:
+    """Snap a pitch curve to the scale with hysteresis and a minimum note length, so notes hold.
+
+    A note changes only when the curve has passed the midpoint to the
+    neighbouring note by ``hysteresis`` of that step (a curve wobbling around
+    a midpoint stays put), and only after the current note has lasted
+    ``min_frames`` frames (no trills); it then jumps to the note nearest the
+    curve.
+
+    Parameters
+    ----------
+    midi : np.ndarray [shape=(n,), float64]
+        Fractional note numbers per frame.
+    notes : np.ndarray or None
+        Allowed notes, ascending (:func:`scale_notes`); ``None`` keeps ``midi`` (continuous pitch).
+    hysteresis : float
+        Fraction of a scale step beyond the midpoint the curve must go (0 = plain rounding).
+    min_frames : int
+        Shortest note, in frames.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), float64]
+    """
+    midi = np.asarray(midi, dtype=np.float64)
+    if notes is None or len(midi) == 0:
+        return midi.copy()
+    nearest = quantise(midi, notes)
+    index = np.searchsorted(notes, nearest)
+    out = np.empty_like(midi)
+    current, held = int(index[0]), 0
+    last = len(notes) - 1
+    for k, value in enumerate(midi):
+        if held >= min_frames and index[k] != current:
+            note = notes[current]
+            if index[k] > current:
+                step = notes[current + 1] - note
+                move = value > note + step * (0.5 + hysteresis)
+            else:
+                step = note - notes[current - 1]
+                move = value < note - step * (0.5 + hysteresis)
+            if move or (index[k] == 0 and current > 0 and value <= notes[0]) or \
+                    (index[k] == last and current < last and value >= notes[last]):
+                current, held = int(index[k]), 0
+        out[k] = notes[current]
+        held += 1
+    return out

@@ -91,11 +91,27 @@ class Synth:
                 self.frame_params, config=self.config, fps=self.fps)
         else:
             self._controls, self.frame_frequency = None, np.zeros(0)
+        self.events = self._find_events(features)
         self._drone_step = float(midi_to_hz(self.config.root_note)) / sample_rate
         nodes = self._controls.nodes if self._controls is not None else np.zeros((ctl.ROW_PARTIALS, 0))
         self._has_tremolo = bool(nodes[ctl.ROW_TREMOLO_DEPTH].any())
         self._has_drone = bool(nodes[ctl.ROW_DRONE].any())
         self._fade = min(int(round(self.config.fade * sample_rate)), self._n_samples // 2)
+
+    def _find_events(self, features: Mapping[str, np.ndarray]) -> list:
+        """Scene cuts and motion peaks (:mod:`avstudio.synth.events`), when the features have colour and motion."""
+        from avstudio.synth.control import frame_notes
+        from avstudio.synth.events import detect
+        from avstudio.synth.mapping import MIN_SPANS
+
+        if not self.n_frames or "avg_color" not in features or "motion" not in features:
+            return []
+        c = self.config
+        return detect(np.asarray(features["avg_color"], float), np.asarray(features["motion"], float),
+                      frame_notes(self.frame_params["pitch"], config=c, fps=self.fps), fps=self.fps,
+                      sample_rate=c.sample_rate, root_note=c.root_note, cut_threshold=c.cut_threshold,
+                      level=c.events_level, min_gap_seconds=c.min_event_seconds,
+                      motion_span=MIN_SPANS["motion"] * c.min_span_scale)
 
     @property
     def n_samples(self) -> int:
@@ -201,6 +217,11 @@ class Synth:
             drone, _ = sine_pair(drone_phase)
             drone *= curves[ctl.ROW_DRONE]
             out += drone[:, None]
+        if self.events:
+            from avstudio.synth.events import render_events
+
+            hits = render_events(self.events, start, stop, sample_rate=sample_rate)
+            out += hits[:, None] * np.float32(np.sqrt(0.5) if self.channels == 2 else 1.0)
         self._apply_fades(out, start, stop)
         return out, tone_phase, tremolo_phase
 
@@ -216,6 +237,34 @@ class Synth:
             first = max(start, tail)
             remaining = self._n_samples - 1 - np.arange(first, stop)
             out[first - start:] *= raised_cosine(remaining / fade)[:, None]
+
+
+def loudness_gain(samples: np.ndarray, sample_rate: int, *, target_lufs: float) -> tuple[float, float]:
+    """Gain that brings a track to an integrated loudness (ITU-R BS.1770-4, measured with pyloudnorm).
+
+    Parameters
+    ----------
+    samples : np.ndarray [shape=(n,) or (n, channels), float32]
+        The un-normalised track.
+    sample_rate : int
+    target_lufs : float
+
+    Returns
+    -------
+    (gain, loudness) : tuple of float
+        ``gain`` is 1 and ``loudness`` -inf for a track that is silent or
+        shorter than one 0.4 s gating block (there is nothing to measure).
+    """
+    import pyloudnorm
+
+    data = np.asarray(samples, dtype=np.float64)
+    if len(data) < int(0.4 * sample_rate) + 1:
+        return 1.0, -math.inf
+    with np.errstate(divide="ignore"):
+        loudness = float(pyloudnorm.Meter(sample_rate).integrated_loudness(data))
+    if not math.isfinite(loudness):
+        return 1.0, -math.inf
+    return 10.0 ** ((target_lufs - loudness) / 20.0), loudness
 
 
 def peak_gain(peak: float, *, peak_db: float = -1.0) -> float:

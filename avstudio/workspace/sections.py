@@ -13,7 +13,7 @@ from typing import Any
 from avstudio.workspace.schema import Field, Section
 
 TEMPLATES = ("sonify", "bad-apple")
-SD_SCHEDULERS = ("dpmsolver++", "ddim", "euler", "euler_a", "pndm")
+SD_SCHEDULERS = ("dpmsolver++", "ddim", "euler", "euler_a", "pndm", "lcm", "tcd")
 
 
 def _core_sections() -> list[Section]:
@@ -47,6 +47,7 @@ def _core_sections() -> list[Section]:
             "components": Field("int", 32, "Built-in image code size (PCA components).", lo=2, hi=512),
             "code_size": Field("int", 64, "Longest side in pixels at which the built-in image code is fitted.", lo=8, hi=512),
             "device": Field("str", "auto", "Device for neural encoders: auto, cpu, cuda, cuda:N, mps."),
+            "devices": Field("devices", "", "Neural encoders on several devices, one torchrun worker process each (frames and windows shared out); \"\" uses encoders.device alone."),
             "batch_size": Field("int", 32, "Windows or frames per encoder batch.", lo=1, hi=4096),
         }, templates=("bad-apple",)),
         Section("render", "How painted frames are made.", {
@@ -65,7 +66,12 @@ def _core_sections() -> list[Section]:
             "cut_strength": Field("float", 0.95, "sd15: img2img strength from the black/white start image on cuts.", lo=0.05, hi=1),
             "seed": Field("int", 0, "Random seed (per-frame seeds derive from it, so resumed runs match).", lo=0, hi=2**32 - 1),
             "device": Field("str", "auto", "auto, cpu, cuda, cuda:N or mps."),
-            "dtype": Field("choice", "auto", "auto = float16 on CUDA, float32 elsewhere.", choices=("auto", "float16", "bfloat16", "float32")),
+            "devices": Field("devices", "", "sd15: paint on several devices, one torchrun worker process each; \"\" paints in this process on render.device."),
+            "batch": Field("int", 1, "sd15: segments painted side by side in one diffusion call (speed only; lower it on out-of-memory).", lo=1, hi=256),
+            "max_segment_seconds": Field("float", 4.0, "sd15: longest chain of frames painted from one another; a keyframe cut starts a new one (parallelism, like a codec's keyframe interval). 0 = cuts only.", lo=0, hi=3600),
+            "lora": Field("str", "", "sd15: a few-step LoRA for SD 1.5 (LCM-LoRA, TCD, Hyper-SD, PCM): a .safetensors file, a folder or a cached Hugging Face id; \"\" = none."),
+            "lora_scale": Field("float", 1.0, "sd15: how strongly the LoRA is fused.", lo=0, hi=2),
+            "dtype": Field("choice", "auto", "auto = float16 on CUDA, float32 elsewhere; float64 is exact to the bit on a CPU whatever render.batch (slow).", choices=("auto", "float16", "bfloat16", "float32", "float64")),
             "chunk": Field("int", 32, "Frames committed to the store at a time (resume granularity).", lo=1, hi=4096),
         }, templates=("bad-apple",)),
         Section("paint", "Which checkpoint paints, and how much.", {

@@ -137,7 +137,7 @@ def test_unwritable_output_folder(runner, tmp_path, solid_clip):
     (ws / "outputs").write_text("not a folder")
     r = invoke(runner, "run", "-C", ws)
     assert r.exit_code == 1
-    assert "[assemble] failed: cannot create output folder" in r.output
+    assert "[sonify] failed: cannot create output folder" in r.output  # the first stage that writes there
 
 
 def test_debug_shows_traceback_only_when_asked(runner, tmp_path):
@@ -184,7 +184,7 @@ def test_outputs_and_checkpoints_honour_the_umask(tmp_path, solid_clip):
             f"{str(ws)!r}]; main()")
     subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, timeout=120)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (ws / "outputs").iterdir()}
-    assert modes == {"sonified.wav": 0o640, "sonified.mp4": 0o640}
+    assert modes == {"sonified.wav": 0o640, "sonified.mp4": 0o640, "sonify.png": 0o640}
     from avstudio.mapper.checkpoint import save_checkpoint
 
     old = os.umask(0o022)

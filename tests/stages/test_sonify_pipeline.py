@@ -152,3 +152,91 @@ def test_features_memo_from_extract_equals_recomputing_from_stored_frames(make_w
     with memo_ws.store.read("features") as a, fresh_ws.store.read("features") as b:
         for key in ("avg_color", "brightness", "contrast", "mass", "motion"):
             np.testing.assert_allclose(a[key][:], b[key][:], rtol=1e-6, atol=1e-5, err_msg=key)
+
+
+def test_sonified_track_reaches_the_loudness_target_or_the_peak_limit(make_ws, silent_video_clip):
+    import pyloudnorm
+
+    def measured(ws):
+        x, sr = sf.read(str(ws.root / "outputs" / "sonified.wav"))
+        return pyloudnorm.Meter(sr).integrated_loudness(x), 20 * np.log10(np.abs(x).max())
+
+    for target in (-16.0, -23.0):
+        ws = make_ws(silent_video_clip, sonify__loudness_lufs=target)
+        result, _ = run_all(ws)
+        assert result.failed == []
+        loudness, peak = measured(ws)
+        assert abs(loudness - target) < 0.1 and peak <= -1.0
+    # a target the peak limit forbids: the peak wins, and the log says so
+    ws = make_ws(silent_video_clip, sonify__loudness_lufs=-5.0, sonify__peak_db=-6.0)
+    result, events = run_all(ws)
+    loudness, peak = measured(ws)
+    assert abs(peak - (-6.0)) < 0.05 and loudness < -7.0
+    warnings = [e.message for e in events if getattr(e, "level", "") == "warning"]
+    assert any(w.startswith("the peak limit (-6 dBFS) holds the track at") for w in warnings)
+
+
+def test_a_still_picture_encoded_with_x264_sounds_still(make_ws, tmp_path):
+    """Codec noise only: notes hold, no tremolo, the drone and the pan stay put (they swept their whole
+    range before minimum spans)."""
+    from avstudio.stages.sonify import load_features
+    from avstudio.synth import SonifyConfig, Synth
+    from avstudio.synth.control import frame_notes
+    from tests.synthmedia import make_video, smooth_texture
+
+    picture = np.stack([smooth_texture(180, 320, seed=s) for s in range(3)], axis=-1)
+    clip = make_video(tmp_path / "still.mp4", np.repeat(picture[None], 150, axis=0), fps=30, lossless=False, crf=23)
+    ws = make_ws(clip)
+    run_all(ws, "features")
+    with ws.store.read("features") as g:
+        fps, n, features = float(g.attrs["fps"]), int(g.attrs["n_frames"]), load_features(g)
+    assert np.ptp(features["brightness"]) > 0  # the noise is there
+    for scale, still in ((1.0, True), (0.0, False)):
+        config = SonifyConfig(min_span_scale=scale)
+        params = Synth(features, fps=fps, n_frames=n, config=config).frame_params
+        changes = int(np.count_nonzero(np.diff(frame_notes(params["pitch"], config=config, fps=fps))))
+        steady = max(np.ptp(params["drone"]), np.ptp(params["pan"]), params["density"].max())
+        assert (changes / (n / fps) < 0.5 and steady < 0.05) == still, (scale, changes, steady)
+
+
+def test_a_hard_cut_is_heard_as_an_onset_within_one_frame(make_ws, tmp_path):
+    import librosa
+
+    from tests.synthmedia import make_video, solid_frames
+
+    fps, cut = 30, 45  # the picture turns from dark to bright at 1.5 s
+    frames = np.concatenate([solid_frames(cut, 48, 64, (30, 30, 30)), solid_frames(45, 48, 64, (220, 220, 220))])
+    clip = make_video(tmp_path / "cut.mp4", frames, fps=fps)
+
+    def heard(level):
+        ws = make_ws(clip, sonify__events_level=level)
+        result, _ = run_all(ws)
+        assert result.failed == []
+        x, sr = sf.read(str(ws.root / "outputs" / "sonified.wav"))
+        y = x.mean(axis=1).astype(np.float32)
+        onsets = librosa.onset.onset_detect(y=y, sr=sr, units="time", hop_length=256)
+        strength = librosa.onset.onset_strength(y=y, sr=sr, hop_length=256)
+        times = librosa.times_like(strength, sr=sr, hop_length=256)
+        return onsets, float(strength[np.abs(times - cut / fps) < 2 / fps].max())
+
+    onsets, hit = heard(0.5)
+    assert any(0 <= t - cut / fps <= 1 / fps for t in onsets)
+    _, glide = heard(0.0)  # the tone's own pitch change alone is a weak onset
+    assert hit > 3 * glide
+
+
+def test_sonify_draws_its_picture_and_records_its_events(make_ws, tmp_path):
+    import cv2
+
+    from tests.synthmedia import make_video, solid_frames
+
+    frames = np.concatenate([solid_frames(30, 48, 64, (30, 30, 30)), solid_frames(30, 48, 64, (220, 220, 220))])
+    ws = make_ws(make_video(tmp_path / "cut.mp4", frames, fps=30))
+    result, _ = run_all(ws)
+    assert result.failed == []
+    image = cv2.imread(str(ws.root / "outputs" / "sonify.png"))
+    assert image.shape[1] == 1200 and image.shape[0] > 500
+    with ws.store.read("sonify") as g:
+        assert g["events"][:].tolist() == [[30, 0]]  # one cut, at frame 30
+    (ws.root / "outputs" / "sonify.png").unlink()
+    assert Workspace(ws.root).status(only="sonify")[0].state == "missing"

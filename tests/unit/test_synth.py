@@ -37,8 +37,10 @@ def make_features(n: int, *, brightness=None, seed: int = 0, **overrides) -> dic
 
 
 def only(mapping: dict[str, str], **settings) -> SonifyConfig:
-    """A config with every parameter unmapped except those in ``mapping``."""
-    return SonifyConfig.from_dict({"map": {**{p: "none" for p in PARAMS}, **mapping}, **settings})
+    """A config with every parameter unmapped except those in ``mapping``, and no events (the random
+    colours of :func:`make_features` would be a cut every frame)."""
+    return SonifyConfig.from_dict({"map": {**{p: "none" for p in PARAMS}, **mapping}, "events_level": 0.0,
+                                   **settings})
 
 
 def step(n: int, low: float, high: float) -> np.ndarray:
@@ -200,13 +202,22 @@ def test_pitch_is_quantised_to_the_scale_and_rises_with_brightness():
     assert synth.frame_frequency[-1] == pytest.approx(880.0)
 
 
-def test_narrow_range_video_uses_the_full_pitch_range():
-    brightness = np.linspace(100.0, 110.0, 90)
-    synth = Synth(make_features(90, brightness=brightness), fps=30.0, n_frames=90,
+def test_narrow_range_video_moves_pitch_by_its_real_change_unless_min_spans_are_off():
+    brightness = np.linspace(100.0, 110.0, 90)  # 10 grey levels: a quarter of brightness's 40-level min span
+    features = make_features(90, brightness=brightness)
+    synth = Synth(features, fps=30.0, n_frames=90,
                   config=only({"pitch": "brightness"}, percentiles=[0, 100], smoothing=0.0))
-    np.testing.assert_allclose(synth.frame_params["pitch"], (brightness - 100.0) / 10.0, atol=1e-12)
-    assert synth.frame_frequency.min() == pytest.approx(110.0)
-    assert synth.frame_frequency.max() == pytest.approx(880.0)
+    pitch = synth.frame_params["pitch"]
+    # blend 1/4 of the stretched ramp with 3/4 of the real change (10/40) around the rest value 0.5
+    np.testing.assert_allclose(pitch, 0.25 * (brightness - 100) / 10 + 0.75 * (0.5 + (brightness - 105) / 40),
+                               atol=1e-12)
+    assert pitch.min() == pytest.approx(0.28125) and pitch.max() == pytest.approx(0.71875)
+    stretched = Synth(features, fps=30.0, n_frames=90, config=only(
+        {"pitch": "brightness"}, percentiles=[0, 100], smoothing=0.0, min_span_scale=0.0, min_note_seconds=0.0))
+    np.testing.assert_allclose(stretched.frame_params["pitch"], (brightness - 100.0) / 10.0, atol=1e-12)
+    assert stretched.frame_frequency.min() == pytest.approx(110.0)
+    assert stretched.frame_frequency.max() == pytest.approx(880.0)
+
 
 
 def test_percentiles_clip_outliers():
@@ -220,8 +231,11 @@ def test_percentiles_clip_outliers():
 def test_constant_feature_is_neutral_and_finite():
     synth = Synth(make_features(30, brightness=np.full(30, 128.0), motion=np.zeros(30)),
                   fps=30.0, n_frames=30, config=SonifyConfig())
+    # constant features rest at their parameters' rest values (the default map: pitch <- brightness,
+    # amplitude and density <- motion): the middle note, full level, no tremolo
     assert np.all(synth.frame_params["pitch"] == 0.5)
-    assert np.all(synth.frame_params["amplitude"] == 0.5)
+    assert np.all(synth.frame_params["amplitude"] == 1.0)
+    assert np.all(synth.frame_params["density"] == 0.0)
     # 45 + 18 = MIDI 63 snaps to 64 (E4), the nearer pentatonic note of A.
     np.testing.assert_allclose(synth.frame_frequency, midi_to_hz(64))
     audio = synth.render()
@@ -253,8 +267,8 @@ def test_drone_follows_mass_at_the_root():
                   config=only({"drone": "mass"}, partials=1))
     left = synth.render()[:, 0]
     assert amplitude_at(left[int(0.5 * SR): int(1.5 * SR)], 110.0) < 1e-3
-    # drone_level 0.5, centred with equal power.
-    assert amplitude_at(left[int(2.5 * SR): int(3.5 * SR)], 110.0) == pytest.approx(0.5 * EQUAL_POWER, abs=1e-3)
+    # drone_level 0.25, centred with equal power.
+    assert amplitude_at(left[int(2.5 * SR): int(3.5 * SR)], 110.0) == pytest.approx(0.25 * EQUAL_POWER, abs=1e-3)
 
 
 def test_density_adds_a_smooth_tremolo():
@@ -385,3 +399,84 @@ def test_import_is_light():
     from pathlib import Path
 
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+# --- held notes -----------------------------------------------------------------------
+
+def trills(notes: np.ndarray) -> tuple[int, int]:
+    """(note changes, changes that go back to the previous note within 3 frames)."""
+    changes = np.flatnonzero(notes[1:] != notes[:-1]) + 1
+    back = sum(1 for c in changes if any(notes[c + j] == notes[c - 1] for j in range(1, 4) if c + j < len(notes)))
+    return len(changes), back
+
+
+def test_held_notes_ignore_wobble_at_a_midpoint_and_never_trill():
+    from avstudio.synth.pitch import held_notes, quantise
+
+    notes = scale_notes("chromatic", root_note=60, octaves=1)
+    rng = np.random.default_rng(0)
+    wobble = 60.5 + 0.1 * rng.standard_normal(300)  # around the midpoint between 60 and 61
+    plain = quantise(wobble, notes)
+    assert trills(plain)[0] > 100
+    held = held_notes(wobble, notes, hysteresis=0.3, min_frames=4)
+    assert trills(held)[0] <= 2 and trills(held)[1] == 0
+    # a real move still moves, to the nearest note, and each note lasts at least min_frames
+    ramp = np.linspace(60, 72, 240)
+    stepped = held_notes(ramp, notes, hysteresis=0.3, min_frames=4)
+    assert stepped[0] == 60 and stepped[-1] == 72 and trills(stepped) == (12, 0)
+    runs = np.diff(np.flatnonzero(np.r_[True, stepped[1:] != stepped[:-1], True]))
+    assert runs.min() >= 4
+    np.testing.assert_array_equal(held_notes(ramp, notes, hysteresis=0.0, min_frames=1), quantise(ramp, notes))
+
+
+def test_notes_hold_on_a_real_clip(tmp_path):
+    """Big Buck Bunny at the defaults: no trills (plain rounding gave 11 %), half the note changes."""
+    from dataclasses import replace
+
+    from avstudio.synth.control import frame_notes
+    from tests.conftest import SHARED_MEDIA
+
+    clip = SHARED_MEDIA / "bigbuckbunny.mp4"
+    if not clip.is_file():
+        pytest.skip("../shared/media is not here")
+    from avstudio.pipeline.runner import run
+    from avstudio.stages.sonify import load_features
+    from avstudio.workspace.create import create_workspace
+    from avstudio.workspace.workspace import Workspace
+
+    create_workspace(tmp_path / "ws", template="sonify", video=clip)
+    ws = Workspace(tmp_path / "ws")
+    run(ws, ["features"])
+    with ws.store.read("features") as g:
+        fps, n, features = float(g.attrs["fps"]), int(g.attrs["n_frames"]), load_features(g)
+    config = SonifyConfig()
+    pitch = Synth(features, fps=fps, n_frames=n, config=config).frame_params["pitch"]
+    held = trills(frame_notes(pitch, config=config, fps=fps))
+    plain = trills(frame_notes(pitch, config=replace(config, note_hysteresis=0.0, min_note_seconds=0.0), fps=fps))
+    assert held[1] == 0 and plain[1] / plain[0] > 0.05
+    assert held[0] < 0.6 * plain[0]
+
+
+def test_adsr_envelope_and_event_detection():
+    from avstudio.synth.events import adsr, detect, render_events
+
+    env = adsr(SR, SR, attack=0.01, decay=0.1, sustain=0.5, hold=0.2, release=0.2)
+    assert env[0] == 0 and env[int(0.01 * SR)] == pytest.approx(1.0, abs=1e-3)
+    assert env[int(0.2 * SR)] == pytest.approx(0.5) and env[int(0.4 * SR)] == pytest.approx(0.275, abs=1e-3)
+    assert env[int(0.6 * SR):].max() == 0
+    n = 90
+    colour = np.where(np.arange(n)[:, None] < 30, 20.0, 200.0) * np.ones((1, 3))
+    motion = np.zeros(n)
+    motion[60] = 12.0  # one burst of motion
+    events = detect(colour, motion, np.full(n, 57.0), fps=30.0, sample_rate=SR, root_note=45, cut_threshold=40,
+                    level=0.5, min_gap_seconds=0.25, motion_span=2.0)
+    assert [(e.frame, e.kind, e.note) for e in events] == [(30, "cut", 33.0), (60, "motion", 81.0)]
+    assert events[0].start == frame_to_sample(30, fps=30.0, sample_rate=SR)
+    hits = render_events(events, 0, 3 * SR, sample_rate=SR)
+    assert np.abs(hits[: events[0].start]).max() == 0 and np.abs(hits[events[0].start:][:200]).max() > 0.1
+    whole = render_events(events, 0, 3 * SR, sample_rate=SR)
+    pieces = np.concatenate([render_events(events, a, min(a + 1000, 3 * SR), sample_rate=SR)
+                             for a in range(0, 3 * SR, 1000)])
+    np.testing.assert_array_equal(whole, pieces)  # any chunking, the same samples
+    assert detect(colour, motion, np.full(n, 57.0), fps=30.0, sample_rate=SR, root_note=45, cut_threshold=40,
+                  level=0.0, min_gap_seconds=0.25, motion_span=2.0) == []
