@@ -6,7 +6,8 @@ sample:
 1. :mod:`~avstudio.synth.mapping` - each synthesis parameter (pitch, pan,
    harmonics, cutoff, drone, amplitude, density) follows one feature from
    ``[sonify.map]``, normalised to 0..1 by its 5th/95th percentiles over the
-   whole video (a constant feature gives 0.5).
+   whole video (or ``[sonify.ranges]`` limits) but never over less than its
+   minimum span (a constant feature rests at the parameter's rest value).
 2. :mod:`~avstudio.synth.control` - pitch is snapped to the scale, then every
    parameter glides (zero-phase Gaussian across frames, 10-90 % in
    ``smoothing`` seconds) and becomes concrete settings: fundamental in Hz,

@@ -82,6 +82,9 @@ class Field(NamedTuple):
         """The allowed values as a human-readable phrase, e.g. ``"8000 .. 192000"``."""
         if self.type is str:
             return "one of " + ", ".join(self.allowed)
+        if self.type is dict and not self.default:  # ranges
+            return ('a table per feature, e.g. brightness = {lo = "5%", hi = "95%", min_span = 40}: lo and hi '
+                    'a percentile ("5%") or a value in the feature\'s units, min_span a value >= 0')
         if self.type is dict:
             return ("each one of " + ", ".join(self.allowed)
                     + " (prefix '-' to invert)")
@@ -91,7 +94,36 @@ class Field(NamedTuple):
         return f"{low} .. {high}"
 
 
+PRESETS: dict[str, dict[str, Any]] = {
+    "classic": {},
+    "ambient": {"scale": "major", "octaves": 2, "smoothing": 0.4, "min_note_seconds": 0.6,
+                "note_hysteresis": 0.5, "partials": 3, "cutoff_hz": [200.0, 2500.0], "drone_level": 0.35,
+                "events_level": 0.15, "tremolo_hz": 3.0, "tremolo_depth": 0.25},
+    "melodic": {"scale": "major", "octaves": 3, "smoothing": 0.03, "min_note_seconds": 0.2,
+                "note_hysteresis": 0.4, "partials": 6, "drone_level": 0.15, "events_level": 0.3,
+                "tremolo_depth": 0.3},
+    "percussive": {"events_level": 1.2, "min_event_seconds": 0.12, "cut_threshold": 25.0,
+                   "amplitude_floor": 0.1, "smoothing": 0.02, "min_note_seconds": 0.08, "partials": 12,
+                   "drone_level": 0.1, "tremolo_depth": 0.0},
+}
+"""``sonify.preset``: the values each preset gives the keys the manifest does not set.
+
+- ``classic``: the defaults of :data:`FIELDS`: a pentatonic tone over three octaves that follows
+  brightness in held notes, a quiet drone on dark pictures, hits on cuts and ticks on motion peaks.
+- ``ambient``: slow glides between long notes of a major scale over two octaves, a soft, dark timbre
+  (3 partials, low-pass 200-2500 Hz), more drone, a slow shallow tremolo and soft events: a pad.
+- ``melodic``: a major scale with crisp note changes, a mid-bright tone, little drone and light
+  events: a tune in front.
+- ``percussive``: loud hits on cuts (a lower cut threshold) and ticks on motion peaks as often as
+  every 0.12 s, a short, bright tone that ducks when nothing moves, no tremolo: rhythm in front.
+"""
+
+PRESET_KEYS = frozenset(key for values in PRESETS.values() for key in values)
+"""Keys some preset sets: the template writes them commented out, so the preset's values apply."""
+
 FIELDS: dict[str, Field] = {
+    "preset": Field(str, "classic", ("classic", "ambient", "melodic", "percussive"),
+                    "defaults for the commented keys below (a key you write wins); see the README"),
     "sample_rate": Field(int, 44100, (8000, 192000), "output sample rate in Hz"),
     "channels": Field(int, 2, (1, 2), "1 = mono, 2 = stereo (position follows map.pan)"),
     "scale": Field(str, "pentatonic", tuple(SCALES),
@@ -132,6 +164,9 @@ FIELDS: dict[str, Field] = {
     "loudness_lufs": Field(float, -16.0, (-40.0, -5.0),
                            "integrated loudness of the track (ITU-R BS.1770, pyloudnorm); peak_db wins "
                            "when both cannot hold"),
+    "ranges": Field(dict, {}, FEATURES,
+                    "per-feature limits that override percentiles and the built-in minimum span "
+                    "([sonify.ranges] table)"),
     "map": Field(dict, dict(DEFAULT_MAP), FEATURES + (NONE,),
                  "synthesis parameter -> feature ([sonify.map] table)"),
 }
@@ -147,6 +182,7 @@ class SonifyConfig:
     parameter in :data:`PARAMS` has a feature or ``"none"``.
     """
 
+    preset: str = "classic"
     sample_rate: int = 44100
     channels: int = 2
     scale: str = "pentatonic"
@@ -169,6 +205,7 @@ class SonifyConfig:
     fade: float = 0.01
     peak_db: float = -1.0
     loudness_lufs: float = -16.0
+    ranges: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     map: dict[str, str] = dataclasses.field(default_factory=lambda: dict(DEFAULT_MAP))
 
     def __post_init__(self) -> None:
@@ -185,8 +222,9 @@ class SonifyConfig:
     def from_dict(cls, d: Mapping[str, Any] | None) -> SonifyConfig:
         """Validate a ``[sonify]`` table and build the config.
 
-        Missing keys take their defaults; a partial ``map`` keeps the default
-        feature for the parameters it does not name.
+        Missing keys take the value of ``preset`` (:data:`PRESETS`), else their
+        defaults; a partial ``map`` keeps the default feature for the
+        parameters it does not name.
 
         Parameters
         ----------
@@ -214,7 +252,11 @@ class SonifyConfig:
             raise ManifestError(
                 f"unknown key sonify.{unknown[0]}; allowed keys: {', '.join(FIELDS)}",
                 hint=f"remove or rename sonify.{unknown[0]}")
-        values = dict(d)
+        preset = d.get("preset", "classic")
+        if preset not in PRESETS:
+            raise ManifestError(f"sonify.preset = {preset!r} is not one of {', '.join(PRESETS)}",
+                                hint='set sonify.preset = "classic"')
+        values = {**PRESETS[preset], **dict(d)}
         if "map" in values:
             given = values["map"]
             if not isinstance(given, Mapping):
@@ -246,7 +288,8 @@ def template() -> str:
         if field.type is dict:
             continue
         lines.append(f"# {field.doc} ({field.allowed_text})")
-        lines.append(f"{name} = {_toml(field.default)}")
+        comment = "# " if name in PRESET_KEYS else ""
+        lines.append(f"{comment}{name} = {_toml(field.default)}")
     lines += ["", "[sonify.map]",
               f"# {FIELDS['map'].doc}; each value is {FIELDS['map'].allowed_text}"]
     for param, doc in PARAMS.items():
@@ -262,6 +305,8 @@ def feature_of(source: str) -> tuple[str, bool]:
 
 def _checked(name: str, field: Field, value: Any) -> Any:
     path = f"sonify.{name}"
+    if name == "ranges":
+        return _checked_ranges(value)
     if field.type is dict:
         return _checked_map(value)
     if field.type is str:
@@ -299,6 +344,53 @@ def _number(path: str, kind: type, value: Any, field: Field) -> int | float:
         raise ManifestError(f"{path} = {value} is out of range {field.allowed_text}",
                             hint=f"set {path} = {_toml(field.default)}")
     return value
+
+
+def limit(spec: Any, values: Any) -> float:
+    """A range limit: ``"5%"`` is that percentile of ``values``, a number is itself."""
+    import numpy as np
+
+    if isinstance(spec, str):
+        return float(np.percentile(values, float(spec.rstrip("%"))))
+    return float(spec)
+
+
+def _checked_ranges(value: Any) -> dict[str, dict[str, Any]]:
+    hint = 'write e.g. brightness = {lo = "5%", hi = "95%", min_span = 40} under [sonify.ranges]'
+    if not isinstance(value, Mapping):
+        raise ManifestError(f"sonify.ranges must be a table, got {_kind(value)}", hint=hint)
+    out: dict[str, dict[str, Any]] = {}
+    for feature, spec in value.items():
+        path = f"sonify.ranges.{feature}"
+        if feature not in FEATURES:
+            raise ManifestError(f"unknown feature {path}; features: {', '.join(FEATURES)}", hint=hint)
+        if not isinstance(spec, Mapping) or set(spec) - {"lo", "hi", "min_span"}:
+            raise ManifestError(f"{path} must be a table of lo, hi and min_span, got {_kind(spec)}", hint=hint)
+        checked: dict[str, Any] = {}
+        for key in ("lo", "hi"):
+            if key not in spec:
+                continue
+            v = spec[key]
+            if isinstance(v, str):
+                try:
+                    pct = float(v.strip().rstrip("%")) if v.strip().endswith("%") else float("nan")
+                except ValueError:
+                    pct = float("nan")
+                if not 0.0 <= pct <= 100.0:
+                    raise ManifestError(f"{path}.{key} = {v!r} is not a percentile such as \"5%\"", hint=hint)
+                checked[key] = f"{pct:g}%"
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                checked[key] = float(v)
+            else:
+                raise ManifestError(f"{path}.{key} must be a percentile (\"5%\") or a number, got {_kind(v)}",
+                                    hint=hint)
+        if "min_span" in spec:
+            v = spec["min_span"]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):
+                raise ManifestError(f"{path}.min_span must be a number >= 0, got {_kind(v)}", hint=hint)
+            checked["min_span"] = float(v)
+        out[str(feature)] = checked
+    return out
 
 
 def _checked_map(value: Any) -> dict[str, str]:

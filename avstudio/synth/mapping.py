@@ -2,9 +2,11 @@
 
 Each mapped feature is normalised over the whole video by its percentiles
 (``SonifyConfig.percentiles``, default 5th and 95th): the low percentile maps
-to 0, the high one to 1, values outside are clipped. Every feature also has a
-minimum span in its own units (:data:`MIN_SPANS`, scaled by
-``sonify.min_span_scale``): a feature that varies less than that (codec noise
+to 0, the high one to 1, values outside are clipped. ``[sonify.ranges]`` can
+set either limit per feature, as a percentile (``"5%"``) or a value in the
+feature's units. Every feature also has a minimum span in its own units
+(:data:`MIN_SPANS`, scaled by ``sonify.min_span_scale``, or the range's
+``min_span``): a feature that varies less than that (codec noise
 on a still picture, a picture without dark pixels) is not stretched over the
 whole range but moves its parameter by its real change over the minimum span,
 around the parameter's rest value (:data:`~avstudio.synth.config.NEUTRAL`), so
@@ -71,8 +73,11 @@ def frame_params(features: Mapping[str, np.ndarray], *, n_frames: int,
         if feature not in normalised:
             name = "mass_fraction" if feature == "mass" and "mass_fraction" in features else feature
             raw = feature_values(features, name, n_frames=n_frames, param=param)
-            normalised[feature] = spans(raw, percentiles=config.percentiles,
-                                        min_span=MIN_SPANS.get(feature, 0.0) * config.min_span_scale)
+            given = config.ranges.get(feature, {})
+            normalised[feature] = spans(raw, limits=(given.get("lo", f"{config.percentiles[0]:g}%"),
+                                                     given.get("hi", f"{config.percentiles[1]:g}%")),
+                                        min_span=given.get("min_span",
+                                                           MIN_SPANS.get(feature, 0.0) * config.min_span_scale))
         stretched, centred, weight = normalised[feature]
         rest = NEUTRAL[param]
         if inverted:
@@ -155,48 +160,40 @@ def colour_feature(rgb: np.ndarray, name: str) -> np.ndarray:
     return np.where(span > 0, hue / 6.0, 0.0)
 
 
-def spans(values: np.ndarray, *, percentiles: tuple[float, float], min_span: float) -> tuple[np.ndarray, np.ndarray, float]:
+def spans(values: np.ndarray, *, limits: tuple, min_span: float) -> tuple[np.ndarray, np.ndarray, float]:
     """A feature's two normalisations and how much each counts.
+
+    Parameters
+    ----------
+    values : np.ndarray [shape=(n,), float64]
+    limits : (lo, hi)
+        Each a percentile (``"5%"``) or a value in the feature's units
+        (:func:`avstudio.synth.config.limit`).
+    min_span : float
+        The feature's minimum span.
 
     Returns
     -------
     stretched : np.ndarray [shape=(n,), float64]
-        :func:`normalise`: the percentiles map to 0 and 1.
+        ``lo`` maps to 0 and ``hi`` to 1, clipped (all 0.5 when they coincide).
     centred : np.ndarray [shape=(n,), float64]
         ``(values - centre) / min_span``, centre being the percentiles' midpoint
         (0 everywhere when ``min_span`` is 0).
     weight : float
         ``min(1, span / min_span)`` of ``stretched`` (1 when ``min_span`` is 0).
     """
-    values = np.asarray(values, dtype=np.float64)
-    stretched = normalise(values, percentiles=percentiles)
-    if values.size == 0 or min_span <= 0:
-        return stretched, np.zeros_like(values), 1.0
-    low, high = np.percentile(values, percentiles)
-    centred = (values - 0.5 * (low + high)) / min_span
-    return stretched, centred, float(min(1.0, (high - low) / min_span))
+    from avstudio.synth.config import limit
 
-
-def normalise(values: np.ndarray, *, percentiles: tuple[float, float] = (5.0, 95.0)) -> np.ndarray:
-    """Map values to 0..1 by their percentiles over the whole array.
-
-    Parameters
-    ----------
-    values : np.ndarray [shape=(n,), float64]
-        Finite values.
-    percentiles : tuple of two floats
-        The percentiles that map to 0 and 1.
-
-    Returns
-    -------
-    np.ndarray [shape=(n,), float64]
-        Clipped to 0..1; all 0.5 when the two percentiles coincide.
-    """
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
-        return values.copy()
-    low, high = np.percentile(values, percentiles)
+        return values.copy(), values.copy(), 1.0
+    low, high = limit(limits[0], values), limit(limits[1], values)
     span = high - low
-    if not span > 1e-12 * max(1.0, abs(low), abs(high)):
-        return np.full(values.shape, 0.5)
-    return np.clip((values - low) / span, 0.0, 1.0)
+    if span > 1e-12 * max(1.0, abs(low), abs(high)):
+        stretched = np.clip((values - low) / span, 0.0, 1.0)
+    else:
+        stretched = np.full(values.shape, 0.5)
+    if min_span <= 0:
+        return stretched, np.zeros_like(values), 1.0
+    centred = (values - 0.5 * (low + high)) / min_span
+    return stretched, centred, float(min(1.0, (high - low) / min_span))

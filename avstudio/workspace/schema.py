@@ -45,6 +45,8 @@ class Field:
     choices: tuple | None = None
     keys: tuple | None = None
     allowed_text: str | None = None
+    commented: bool = False
+    """Written commented out in templates (a preset or another key supplies its value)."""
 
     def allowed(self) -> str:
         """Human description of the allowed values."""

@@ -102,14 +102,16 @@ def _field_from_meta(meta: Any) -> Field:
 
 
 def computed_section(name: str, doc: str, fields: dict[str, Any], config_cls: Any,
-                     templates: tuple[str, ...]) -> Section:
-    """A section whose keys and validation belong to ``config_cls`` (``from_dict`` + ``FIELDS``)."""
+                     templates: tuple[str, ...], commented: frozenset = frozenset()) -> Section:
+    """A section whose keys and validation belong to ``config_cls`` (``from_dict`` + ``FIELDS``);
+    the ``commented`` keys are written commented out in templates."""
+    from dataclasses import replace
 
     def validator(table: dict) -> dict:
         config = config_cls.from_dict(table)
         return {key: _plain(getattr(config, key)) for key in fields}
 
-    return Section(name, doc, {k: _field_from_meta(v) for k, v in fields.items()},
+    return Section(name, doc, {k: replace(_field_from_meta(v), commented=k in commented) for k, v in fields.items()},
                    templates=templates, validator=validator)
 
 
@@ -125,10 +127,11 @@ def _plain(value: Any) -> Any:
 def _computed_sections() -> tuple[Section, ...]:
     from avstudio.mapper.train import FIELDS as train_fields, TrainConfig
     from avstudio.render.temporal import FIELDS as temporal_fields, TemporalConfig
-    from avstudio.synth.config import FIELDS as sonify_fields, SonifyConfig
+    from avstudio.synth.config import FIELDS as sonify_fields, PRESET_KEYS, SonifyConfig
 
     return (
-        computed_section("sonify", "How features become sound.", sonify_fields, SonifyConfig, ("sonify",)),
+        computed_section("sonify", "How features become sound.", sonify_fields, SonifyConfig, ("sonify",),
+                         commented=PRESET_KEYS),
         computed_section("train", "Mapper architecture and training.", train_fields, TrainConfig, ("bad-apple",)),
         computed_section("temporal", "Temporal logic between painted frames.", temporal_fields, TemporalConfig, ("bad-apple",)),
     )

@@ -59,6 +59,8 @@ def render_manifest(template: str) -> str:
                 value = "VIDEO"
             if value is None:
                 lines.append(f"# {key} =   (unset: automatic)")
+            elif field.commented:
+                lines.append(f"# {key} = {_toml_value(value)}   (set by the preset unless you uncomment it)")
             else:
                 lines.append(f"{key} = {_toml_value(value)}")
         for key, field in section.fields.items():

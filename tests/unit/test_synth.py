@@ -13,7 +13,7 @@ from avstudio.cancel import CancelToken
 from avstudio.errors import Cancelled, ManifestError, StageError
 from avstudio.synth import FIELDS, PARAMS, SonifyConfig, Synth, n_samples, peak_gain, template
 from avstudio.synth.config import DEFAULT_MAP
-from avstudio.synth.mapping import colour_feature, normalise
+from avstudio.synth.mapping import colour_feature, spans
 from avstudio.synth.pitch import midi_to_hz, scale_notes
 from avstudio.synth.timing import frame_to_sample
 
@@ -222,7 +222,7 @@ def test_narrow_range_video_moves_pitch_by_its_real_change_unless_min_spans_are_
 
 def test_percentiles_clip_outliers():
     values = np.concatenate([np.linspace(0.0, 1.0, 98), [50.0, -50.0]])
-    out = normalise(values, percentiles=(5.0, 95.0))
+    out = spans(values, limits=("5%", "95%"), min_span=0.0)[0]
     assert out.min() == 0.0 and out.max() == 1.0
     assert out[-2] == 1.0 and out[-1] == 0.0
     assert 0.0 < out[49] < 1.0
@@ -480,3 +480,58 @@ def test_adsr_envelope_and_event_detection():
     np.testing.assert_array_equal(whole, pieces)  # any chunking, the same samples
     assert detect(colour, motion, np.full(n, 57.0), fps=30.0, sample_rate=SR, root_note=45, cut_threshold=40,
                   level=0.0, min_gap_seconds=0.25, motion_span=2.0) == []
+
+
+def test_presets_fill_the_keys_the_table_does_not_set():
+    from avstudio.errors import ManifestError
+    from avstudio.synth.config import PRESETS
+
+    ambient = SonifyConfig.from_dict({"preset": "ambient"})
+    assert ambient.scale == "major" and ambient.octaves == 2 and ambient.smoothing == 0.4
+    assert SonifyConfig.from_dict({"preset": "ambient", "scale": "minor"}).scale == "minor"  # a key wins
+    assert SonifyConfig.from_dict({}).scale == "pentatonic" and PRESETS["classic"] == {}
+    percussive = SonifyConfig.from_dict({"preset": "percussive"})
+    n = 90
+    colour = np.where(np.arange(n)[:, None] % 30 < 15, 40.0, 60.0) * np.ones((1, 3))  # RGB distance 35 every 0.5 s
+    features = make_features(n, avg_color=colour)
+    cuts = {name: sum(e.kind == "cut" for e in Synth(features, fps=30.0, n_frames=n, config=config).events)
+            for name, config in (("classic", SonifyConfig()), ("percussive", percussive))}
+    assert cuts["classic"] == 0 and cuts["percussive"] == 5  # its lower cut threshold (25) hears these cuts
+    with pytest.raises(ManifestError, match=r"sonify.preset = 'loud' is not one of classic, ambient"):
+        SonifyConfig.from_dict({"preset": "loud"})
+
+
+def test_the_template_leaves_preset_keys_to_the_preset(tmp_path):
+    from avstudio.workspace.manifest import parse_manifest
+    from avstudio.workspace.templates import render_manifest
+
+    text = render_manifest("sonify").replace('"VIDEO"', '"clip.mp4"').replace('preset = "classic"',
+                                                                             'preset = "ambient"')
+    params = parse_manifest(text, tmp_path / "avstudio.toml").params["sonify"]
+    assert params["preset"] == "ambient" and params["scale"] == "major" and params["partials"] == 3
+
+
+def test_ranges_set_limits_per_feature_as_percentiles_or_values():
+    from avstudio.errors import ManifestError
+
+    n = 100
+    brightness = np.linspace(0.0, 200.0, n)
+    features = make_features(n, brightness=brightness)
+
+    def pitch(**ranges):
+        config = only({"pitch": "brightness"}, smoothing=0.0, ranges=ranges)
+        return Synth(features, fps=30.0, n_frames=n, config=config).frame_params["pitch"]
+
+    np.testing.assert_allclose(pitch(brightness={"lo": 0, "hi": 100}), np.clip(brightness / 100, 0, 1))
+    np.testing.assert_allclose(pitch(brightness={"lo": "0%", "hi": "50%"}), np.clip(brightness / 100, 0, 1),
+                               atol=0.011)
+    # a minimum span wider than the limits: the ramp moves pitch by 200 / 400 around the middle
+    wide = pitch(brightness={"lo": "0%", "hi": "100%", "min_span": 400})
+    assert wide.max() - wide.min() == pytest.approx(0.5 * 1 + 0.5 * 0.5)
+    config = SonifyConfig.from_dict({"ranges": {"motion": {"lo": "10%", "min_span": 3}}})
+    assert config.ranges == {"motion": {"lo": "10%", "min_span": 3.0}}
+    for bad, message in (({"blur": {}}, "unknown feature sonify.ranges.blur"),
+                         ({"motion": {"lo": "ten%"}}, "sonify.ranges.motion.lo = 'ten%' is not a percentile"),
+                         ({"motion": {"min_span": -1}}, "sonify.ranges.motion.min_span must be a number >= 0")):
+        with pytest.raises(ManifestError, match=message):
+            SonifyConfig.from_dict({"ranges": bad})
