@@ -101,50 +101,47 @@ def _blocks(container, stream, *, mono: bool = True, start: float | None = None)
     """
     import av
 
+    from avstudio.media.probe import decoded_frames
+
     remaining = _declared_samples(container, stream)
     resampler = None
-    for packet in container.demux(stream):
+    for frame in decoded_frames(container, stream):
+        channels = frame.layout.nb_channels
+        if resampler is None:
+            rate = frame.sample_rate
+            target = frame.layout.name if channels <= 2 else "stereo"
+            resampler = av.AudioResampler(format="flt", layout=target, rate=rate)
+            gain = _downmix_gain(frame.layout, rate) if channels > 2 else 1.0
+            if start is not None and frame.time is not None:
+                lead = int(round((frame.time - start) * rate))
+                if lead > 0:
+                    silence = np.zeros(lead if mono else (lead, min(channels, 2)), np.float32)
+                    yield silence
+                skip = max(0, -lead)
+            else:
+                skip = 0
         try:
-            frames = packet.decode()
-        except av.error.FFmpegError:
-            continue  # a damaged packet: skip it, as players do
-        for frame in frames:
-            channels = frame.layout.nb_channels
-            if resampler is None:
-                rate = frame.sample_rate
-                target = frame.layout.name if channels <= 2 else "stereo"
-                resampler = av.AudioResampler(format="flt", layout=target, rate=rate)
-                gain = _downmix_gain(frame.layout, rate) if channels > 2 else 1.0
-                if start is not None and frame.time is not None:
-                    lead = int(round((frame.time - start) * rate))
-                    if lead > 0:
-                        silence = np.zeros(lead if mono else (lead, min(channels, 2)), np.float32)
-                        yield silence
-                    skip = max(0, -lead)
-                else:
-                    skip = 0
-            try:
-                outs = resampler.resample(frame)
-            except (av.error.FFmpegError, ValueError):
-                # A layout the downmix cannot place: average the channels into two halves.
-                resampler = av.AudioResampler(format="flt", layout=frame.layout, rate=frame.sample_rate)
-                outs = [_halves(out) for out in resampler.resample(frame)]
-            for out in outs:
-                if isinstance(out, np.ndarray):
-                    block = out
-                else:
-                    block = out.to_ndarray().reshape(-1, out.layout.nb_channels) * gain
-                if mono:
-                    block = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
-                block = np.ascontiguousarray(block, dtype=np.float32)
-                if remaining is not None:
-                    block = block[:remaining]
-                    remaining -= len(block)
-                if skip:
-                    cut = min(skip, len(block))
-                    block, skip = block[cut:], skip - cut
-                if len(block):
-                    yield block
+            outs = resampler.resample(frame)
+        except (av.error.FFmpegError, ValueError):
+            # A layout the downmix cannot place: average the channels into two halves.
+            resampler = av.AudioResampler(format="flt", layout=frame.layout, rate=frame.sample_rate)
+            outs = [_halves(out) for out in resampler.resample(frame)]
+        for out in outs:
+            if isinstance(out, np.ndarray):
+                block = out
+            else:
+                block = out.to_ndarray().reshape(-1, out.layout.nb_channels) * gain
+            if mono:
+                block = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+            block = np.ascontiguousarray(block, dtype=np.float32)
+            if remaining is not None:
+                block = block[:remaining]
+                remaining -= len(block)
+            if skip:
+                cut = min(skip, len(block))
+                block, skip = block[cut:], skip - cut
+            if len(block):
+                yield block
 
 
 def _downmix_gain(layout, rate: int) -> float:

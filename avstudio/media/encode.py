@@ -464,20 +464,15 @@ def _h264_like(out, in_video, turns: int, crf: int):
 
 def _frames(source, in_video):
     """Decoded frames of ``in_video`` with a pts each (counted on from the last when missing)."""
-    import av
+    from avstudio.media.probe import decoded_frames
 
     last = None
     step = max(1, int(round(1 / (float(in_video.average_rate or 25) * in_video.time_base))))
-    for packet in source.demux(in_video):
-        try:
-            frames = packet.decode()
-        except av.error.FFmpegError:
-            continue  # a damaged packet: skip it, as players do
-        for frame in frames:
-            if frame.pts is None or (last is not None and frame.pts <= last):
-                frame.pts = last + step if last is not None else (in_video.start_time or 0)
-            last = frame.pts
-            yield frame
+    for frame in decoded_frames(source, in_video):
+        if frame.pts is None or (last is not None and frame.pts <= last):
+            frame.pts = last + step if last is not None else (in_video.start_time or 0)
+        last = frame.pts
+        yield frame
 
 
 def _upright(frame, stream, turns: int, start: int):

@@ -129,6 +129,18 @@ def open_input(path: str | os.PathLike[str]):
     return container
 
 
+def decoded_frames(container, stream):
+    """Every decoded frame of ``stream``, skipping damaged packets as players do."""
+    import av
+
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            continue
+        yield from frames
+
+
 def stream_rate(stream) -> Fraction:
     """The frame rate of a video stream as a Fraction (0 when unknown)."""
     for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):

@@ -23,7 +23,8 @@ def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_a_stage_that_fills_the_disk_fails_in_one_line_and_keeps_earlier_outputs(tiny_disk, tmp_path):
+def workspace_on_a_tiny_disk(tiny_disk, tmp_path):
+    """A sonify workspace of a 1 s clip on a 4 MB tmpfs: ``(disk, workspace)``."""
     from tests.synthmedia import make_video, solid_frames, tone
 
     clip = make_video(tmp_path / "clip.mp4", solid_frames(30, 48, 64, (200, 100, 50)), fps=30,
@@ -31,6 +32,11 @@ def test_a_stage_that_fills_the_disk_fails_in_one_line_and_keeps_earlier_outputs
     disk = tiny_disk("4m")
     ws = disk / "ws"
     assert avstudio("init", ws, "--video", clip).returncode == 0
+    return disk, ws
+
+
+def test_a_stage_that_fills_the_disk_fails_in_one_line_and_keeps_earlier_outputs(tiny_disk, tmp_path):
+    disk, ws = workspace_on_a_tiny_disk(tiny_disk, tmp_path)
     r = avstudio("run", "features", "-C", ws)
     assert r.returncode == 0, r.stderr
     kept = {name: digest(ws / "store" / f"{name}.h5") for name in ("extract", "features")}
@@ -61,13 +67,7 @@ def test_a_stage_that_fills_the_disk_fails_in_one_line_and_keeps_earlier_outputs
 
 
 def test_outputs_that_fill_the_disk_keep_the_previous_ones(tiny_disk, tmp_path):
-    from tests.synthmedia import make_video, solid_frames, tone
-
-    clip = make_video(tmp_path / "clip.mp4", solid_frames(30, 48, 64, (200, 100, 50)), fps=30,
-                      audio=tone(1.0, 44100, 440.0, 0.3), audio_sr=44100)
-    disk = tiny_disk("4m")
-    ws = disk / "ws"
-    assert avstudio("init", ws, "--video", clip).returncode == 0
+    disk, ws = workspace_on_a_tiny_disk(tiny_disk, tmp_path)
     assert avstudio("run", "-C", ws).returncode == 0
     outputs = ws / "outputs"
     before = {p.name: digest(p) for p in outputs.iterdir()}
