@@ -96,7 +96,7 @@ def test_not_a_workspace(runner, tmp_path):
     (lambda t: t.replace("flow_size = 48", "flow_size = \"big\""), "features.flow_size", "an integer in 16..4096"),
     (lambda t: t.replace("[features]", "[features]\nflow_sise = 3"), "unknown key features.flow_sise", "flow_size"),
     (lambda t: t + "\n[trian]\n", "unknown table [trian]", "sonify"),
-    (lambda t: t.replace('scale = "pentatonic"', 'scale = "lydian"'), "sonify.scale", "minor_pentatonic"),
+    (lambda t: t.replace('# scale = "pentatonic"', 'scale = "lydian" #'), "sonify.scale", "minor_pentatonic"),
 ])
 def test_invalid_manifest_is_one_line_with_the_dotted_key(runner, tmp_path, solid_clip, edit, expect, allowed):
     ws = tmp_path / "ws"
