@@ -15,6 +15,23 @@ def load_features(group) -> dict[str, np.ndarray]:
     return out
 
 
+MEASURED_SECONDS = 300
+"""Longest stretch of the track the loudness is measured on: longer tracks are measured on ten evenly spaced
+excerpts of a tenth of it each, so memory stays bounded whatever the video's length."""
+
+
+def loudness_sample(ds, sample_rate: int) -> np.ndarray:
+    """The samples the loudness is measured on [shape=(m, channels), float32]: all of a track up to
+    :data:`MEASURED_SECONDS`, else ten evenly spaced excerpts that add up to that long."""
+    total = ds.shape[0]
+    limit = MEASURED_SECONDS * sample_rate
+    if total <= limit:
+        return ds[:]
+    part = limit // 10
+    starts = np.linspace(0, total - part, 10).astype(np.int64)
+    return np.concatenate([ds[s:s + part] for s in starts])
+
+
 class SonifyStage(Stage):
     """Continuous-phase synthesis driven by the ``[sonify]`` mapping table.
 
@@ -23,7 +40,8 @@ class SonifyStage(Stage):
     ``/sonify/samples`` [shape=(n_samples, channels), float32] at ``sonify.loudness_lufs``
     integrated loudness unless that would peak above ``sonify.peak_db`` (then at that peak),
     ``n_samples = round(n_frames * sample_rate / fps)``; attrs ``sample_rate``, ``duration``,
-    ``loudness_lufs`` (measured after the gain), ``peak_db``; ``/sonify/events`` (frame,
+    ``loudness_lufs`` (measured after the gain; on ten excerpts of tracks over
+    :data:`MEASURED_SECONDS`), ``peak_db``; ``/sonify/events`` (frame,
     kind: 0 cut / 1 motion) of the percussive notes. ``outputs/sonify.png`` shows the
     features with the cuts, the parameters they drive and a spectrogram of the result
     (:mod:`avstudio.synth.picture`).
@@ -58,7 +76,8 @@ class SonifyStage(Stage):
             append(ds, block)
             peak = max(peak, float(np.abs(block).max(initial=0.0)))
             ctx.progress(ds.shape[0], total, unit="samples")
-        loud_gain, loudness = loudness_gain(ds[:], config.sample_rate, target_lufs=config.loudness_lufs)
+        loud_gain, loudness = loudness_gain(loudness_sample(ds, config.sample_rate), config.sample_rate,
+                                            target_lufs=config.loudness_lufs)
         limit = peak_gain(peak, peak_db=config.peak_db)
         gain = min(loud_gain, limit) if np.isfinite(loudness) else limit
         if loud_gain > limit and np.isfinite(loudness):
@@ -76,7 +95,7 @@ class SonifyStage(Stage):
                              peak_db=20 * np.log10(top) if top > 0 else float("-inf"))
         ctx.out.create_dataset("events", data=np.array(
             [(e.frame, 0 if e.kind == "cut" else 1) for e in synth.events], np.int64).reshape(-1, 2))
-        self._picture(ctx, synth, features, ds[:], fps)
+        self._picture(ctx, synth, features, ds, fps)
         ctx.log(f"{len(synth.events)} events ({sum(e.kind == 'cut' for e in synth.events)} cuts); "
                 f"{total} samples = {total / config.sample_rate:.3f} s at {config.sample_rate} Hz, "
                 f"{config.channels} ch, gain {20 * np.log10(max(gain, 1e-12)):+.1f} dB"

@@ -35,8 +35,8 @@ def sonify_picture(features: Mapping[str, np.ndarray], params: Mapping[str, np.n
     notes : np.ndarray [shape=(n,)]
         MIDI note per frame.
     events : list of Event
-    samples : np.ndarray [shape=(m, channels) or (m,), float32]
-        The track.
+    samples : array-like [shape=(m, channels), float32]
+        The track: an array or an HDF5 dataset (only the spectrogram's windows are read).
     """
     from avstudio.evaluate.sheet import BACKGROUND
 
@@ -100,20 +100,23 @@ def _spectrogram_band(samples: np.ndarray, sample_rate: int, *, duration: float)
 
     from avstudio.evaluate.sheet import AXES, BACKGROUND, _put
 
-    mono = np.asarray(samples, np.float32)
-    mono = mono.mean(axis=1) if mono.ndim == 2 else mono
     plot_w, height = WIDTH - LABEL - 10, 2 * BAND
     img = np.empty((height, WIDTH, 3), np.uint8)
     img[:] = BACKGROUND
     _put(img, "spectrogram", 6, 2, color=AXES)
     _put(img, f"50 Hz .. 8 kHz, {duration:.1f} s", 6, 20, color=AXES)
     nfft = 2048
-    if len(mono) < nfft:
+    if len(samples) < nfft:
         return img
-    hop = max(nfft // 4, (len(mono) - nfft) // plot_w)
-    starts = np.arange(0, len(mono) - nfft + 1, hop)
+    hop = max(nfft // 4, (len(samples) - nfft) // plot_w)
+    starts = np.arange(0, len(samples) - nfft + 1, hop)
     window = np.hanning(nfft).astype(np.float32)
-    power = np.abs(np.fft.rfft(np.stack([mono[s:s + nfft] * window for s in starts]), axis=1)) ** 2
+
+    def mono(s: int) -> np.ndarray:
+        part = np.asarray(samples[s:s + nfft], np.float32)
+        return part.mean(axis=1) if part.ndim == 2 else part
+
+    power = np.abs(np.fft.rfft(np.stack([mono(s) * window for s in starts]), axis=1)) ** 2
     db = 10 * np.log10(power + 1e-12)
     db = np.clip((db - (db.max() - 70)) / 70, 0, 1)
     freqs = np.fft.rfftfreq(nfft, 1 / sample_rate)

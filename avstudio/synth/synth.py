@@ -257,7 +257,7 @@ def loudness_gain(samples: np.ndarray, sample_rate: int, *, target_lufs: float) 
     """
     import pyloudnorm
 
-    data = np.asarray(samples, dtype=np.float64)
+    data = np.asarray(samples)  # float32 as it is: a float64 copy would double the memory for the same value
     if len(data) < int(0.4 * sample_rate) + 1:
         return 1.0, -math.inf
     with np.errstate(divide="ignore"):

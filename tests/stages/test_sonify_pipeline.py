@@ -240,3 +240,14 @@ def test_sonify_draws_its_picture_and_records_its_events(make_ws, tmp_path):
         assert g["events"][:].tolist() == [[30, 0]]  # one cut, at frame 30
     (ws.root / "outputs" / "sonify.png").unlink()
     assert Workspace(ws.root).status(only="sonify")[0].state == "missing"
+
+
+def test_loudness_of_a_long_track_is_measured_on_bounded_excerpts(monkeypatch):
+    import avstudio.stages.sonify as sonify
+
+    monkeypatch.setattr(sonify, "MEASURED_SECONDS", 2)
+    track = np.arange(10 * 100, dtype=np.float32).reshape(-1, 1)  # 10 s at 100 Hz
+    assert sonify.loudness_sample(track[:150], 100).shape == (150, 1)  # short: all of it
+    sample = sonify.loudness_sample(track, 100)
+    assert sample.shape == (200, 1)  # ten excerpts of 0.2 s
+    assert sample[0, 0] == 0 and sample[-1, 0] == 999  # from the start to the end
