@@ -311,3 +311,28 @@ async def test_slash_filters_the_stages_by_name_or_state(ran_ws_dir):
         assert screen.table.selected_stage == "slow"
         await tap(pilot, "escape")
         await wait_for(pilot, lambda: [k.value for k in screen.table.rows] == ["source", "slow", "tail"])
+
+
+async def test_stage_detail_shows_a_sparkline_per_feature(tmp_path, solid_clip):
+    """The real features stage: one sparkline per per-frame curve, with its range."""
+    from textual.widgets import Sparkline
+
+    from avstudio.pipeline.runner import run
+    from avstudio.workspace.create import create_workspace
+    from avstudio.workspace.workspace import Workspace
+
+    root = create_workspace(tmp_path / "real", template="sonify", video=solid_clip).root
+    run(Workspace(root), ["features"])
+    app = make_app(root)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.project_screen.ready)
+        await tap(pilot, "down", "enter")  # features, the second stage
+        await wait_for(pilot, lambda: isinstance(app.screen, StageDetailScreen), what="StageDetailScreen")
+        detail = app.screen
+        await wait_for(pilot, lambda: detail.curves is not None and detail.query(Sparkline), what="sparklines")
+        assert detail.stage == "features"
+        assert {"brightness", "contrast", "mass_fraction", "motion", "audio/rms"} <= set(detail.curves)
+        sparks = list(detail.query(Sparkline))
+        assert [s.name for s in sparks] == list(detail.curves) and all(len(s.data) == 72 for s in sparks)
+        brightness = detail.curves["brightness"]
+        assert abs(float(brightness.mean()) - (0.299 * 200 + 0.587 * 100 + 0.114 * 50)) < 2  # the clip's grey

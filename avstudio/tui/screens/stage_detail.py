@@ -44,6 +44,35 @@ def store_lines(ws: Any, stage: str) -> list[str]:
         return list(walk(group)) or ["(empty group)"]
 
 
+def store_curves(ws: Any, stage: str, *, points: int = 72, limit: int = 2_000_000) -> dict[str, Any]:
+    """The stage's one-dimensional float datasets (per-frame features, ...), each as ``points`` bucket means.
+
+    Blocking (opens HDF5): call it from a worker. Datasets longer than
+    ``limit`` (an audio track) are left out.
+
+    Returns
+    -------
+    dict of str to np.ndarray [shape=(<= points,), float64]
+        By dataset path inside the stage's group (``brightness``, ``audio/rms``).
+    """
+    import h5py
+    import numpy as np
+
+    if not ws.store.has(stage):
+        return {}
+    curves: dict[str, Any] = {}
+    with ws.store.read(stage) as group:
+        def visit(name: str, obj: Any) -> None:
+            if (isinstance(obj, h5py.Dataset) and obj.ndim == 1 and obj.dtype.kind == "f"
+                    and 2 <= obj.shape[0] <= limit):
+                data = np.asarray(obj[:], np.float64)
+                if np.isfinite(data).all():
+                    curves[name] = np.array([part.mean() for part in np.array_split(data, min(points, len(data)))])
+
+        group.visititems(visit)
+    return curves
+
+
 class StageDetailScreen(Screen):
     """The detail of one stage (escape goes back)."""
 
@@ -56,6 +85,7 @@ class StageDetailScreen(Screen):
         self.stage = stage
         self.status = status
         self.outputs: list[str] | None = None
+        self.curves: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         ws = self.app.ws
@@ -98,13 +128,25 @@ class StageDetailScreen(Screen):
         """Worker: open the stage's HDF5 file (h5py is imported here, never at start-up)."""
         try:
             lines = store_lines(self.app.ws, self.stage)
+            curves = store_curves(self.app.ws, self.stage)
         except AvStudioError as exc:
-            lines = [f"cannot read the store: {exc.one_line()}"]
-        self.app.call_from_thread(self._show_store, lines)
+            lines, curves = [f"cannot read the store: {exc.one_line()}"], {}
+        self.app.call_from_thread(self._show_store, lines, curves)
 
-    def _show_store(self, lines: list[str]) -> None:
-        self.outputs = lines
+    def _show_store(self, lines: list[str], curves: dict[str, Any]) -> None:
+        """The store listing, then a sparkline per curve (a section only when the stage has curves)."""
+        from textual.widgets import Sparkline
+
         self.query_one("#detail-store", Static).update("\n".join(lines))
+        if curves:
+            box = self.query_one("#detail", VerticalScroll)
+            widgets: list[Any] = [Label("curves over the video", classes="section-title")]
+            for name, values in curves.items():
+                widgets.append(Static(f"{name}  {values.min():.3g} .. {values.max():.3g}", markup=False))
+                widgets.append(Sparkline(values.tolist(), summary_function=max, classes="curve", name=name))
+            box.mount_all(widgets, after=self.query_one("#detail-store"))
+        self.curves = curves
+        self.outputs = lines
 
     def action_back(self) -> None:
         self.app.pop_screen()
