@@ -104,11 +104,10 @@ class SonifyStage(Stage):
     def _picture(self, ctx: StageContext, synth, features, samples, fps: float) -> None:
         """Draw ``outputs/sonify.png`` now; it replaces the old one once the store has the new track."""
         from avstudio.evaluate.sheet import write_png
-        from avstudio.synth.control import frame_notes
         from avstudio.synth.picture import sonify_picture
 
         shown = {k: v for k, v in features.items() if k not in ("avg_color", "mass")}
         image = sonify_picture(shown, synth.frame_params,
-                               frame_notes(synth.frame_params["pitch"], config=synth.config, fps=fps),
+                               synth.frame_notes,
                                synth.events, samples, synth.sample_rate, fps=fps)
         ctx.on_commit(lambda: write_png(ctx.ws.layout.outputs / "sonify.png", image))

@@ -191,7 +191,7 @@ def frame_notes(pitch: np.ndarray, *, config: SonifyConfig, fps: float | Fractio
 
 
 def frame_controls(params: dict[str, np.ndarray], *, config: SonifyConfig,
-                   fps: Fraction) -> tuple[Controls, np.ndarray]:
+                   fps: Fraction) -> tuple[Controls, np.ndarray, np.ndarray]:
     """Concrete per-frame settings from 0..1 parameters.
 
     Parameters
@@ -206,9 +206,11 @@ def frame_controls(params: dict[str, np.ndarray], *, config: SonifyConfig,
     controls : Controls
     frequency : np.ndarray [shape=(n,), float64]
         Fundamental per frame in Hz after quantisation and glide.
+    notes : np.ndarray [shape=(n,), float64]
+        The held scale note per frame (:func:`frame_notes`), before the glide.
     """
-    midi = frame_notes(params["pitch"], config=config, fps=fps)
-    rows = np.stack([midi, params["pan"], params["harmonics"], params["cutoff"],
+    notes = frame_notes(params["pitch"], config=config, fps=fps)
+    rows = np.stack([notes, params["pan"], params["harmonics"], params["cutoff"],
                      params["drone"], params["amplitude"], params["density"]])
     midi, pan, harmonics, cutoff, drone, amplitude, density = smooth_frames(
         rows, glide_sigma_frames(config.smoothing, fps))
@@ -229,7 +231,7 @@ def frame_controls(params: dict[str, np.ndarray], *, config: SonifyConfig,
     nodes = np.concatenate([per_frame[:, :1], per_frame, per_frame[:, -1:]], axis=1)
     controls = Controls(nodes=nodes, deltas=np.diff(nodes, axis=1), fps=fps,
                         sample_rate=config.sample_rate)
-    return controls, frequency
+    return controls, frequency, notes
 
 
 def harmonic_weights(frequency: np.ndarray, harmonics: np.ndarray, cutoff: np.ndarray, *,

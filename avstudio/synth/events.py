@@ -18,6 +18,7 @@ with the frame index: any chunking renders the same samples.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -120,15 +121,22 @@ def render_events(events: list[Event], start: int, stop: int, *, sample_rate: in
     """The events' samples in ``[start, stop)`` (mono) [shape=(stop - start,), float32]."""
     out = np.zeros(stop - start, np.float32)
     for event in events:
-        attack, decay, sustain, hold, release, noise = ENVELOPES[event.kind]
-        length = int(round((attack + decay + hold + release) * sample_rate))
-        a, b = max(start, event.start), min(stop, event.start + length)
-        if a >= b:
+        if event.start >= stop:
             continue
-        env = adsr(length, sample_rate, attack, decay, sustain, hold, release)
-        t = np.arange(length) / sample_rate
-        tone = np.sin(2 * np.pi * float(midi_to_hz(event.note)) * t)
-        hiss = np.random.default_rng(event.frame).uniform(-1, 1, length)
-        voice = (env * ((1 - noise) * tone + noise * hiss) * event.level).astype(np.float32)
-        out[a - start:b - start] += voice[a - event.start:b - event.start]
+        voice = _voice(event, sample_rate)
+        a, b = max(start, event.start), min(stop, event.start + len(voice))
+        if a < b:
+            out[a - start:b - start] += voice[a - event.start:b - event.start]
     return out
+
+
+@lru_cache(maxsize=16)
+def _voice(event: Event, sample_rate: int) -> np.ndarray:
+    """One event's samples from its first on [shape=(length,), float32]; cached, as an event spans blocks."""
+    attack, decay, sustain, hold, release, noise = ENVELOPES[event.kind]
+    length = int(round((attack + decay + hold + release) * sample_rate))
+    env = adsr(length, sample_rate, attack, decay, sustain, hold, release)
+    t = np.arange(length) / sample_rate
+    tone = np.sin(2 * np.pi * float(midi_to_hz(event.note)) * t)
+    hiss = np.random.default_rng(event.frame).uniform(-1, 1, length)
+    return (env * ((1 - noise) * tone + noise * hiss) * event.level).astype(np.float32)

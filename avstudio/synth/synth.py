@@ -87,10 +87,10 @@ class Synth:
                              hint="sonify a shorter excerpt")
         self.frame_params = frame_params(features, n_frames=self.n_frames, config=self.config)
         if self.n_frames:
-            self._controls, self.frame_frequency = ctl.frame_controls(
+            self._controls, self.frame_frequency, self.frame_notes = ctl.frame_controls(
                 self.frame_params, config=self.config, fps=self.fps)
         else:
-            self._controls, self.frame_frequency = None, np.zeros(0)
+            self._controls, self.frame_frequency, self.frame_notes = None, np.zeros(0), np.zeros(0)
         self.events = self._find_events(features)
         self._drone_step = float(midi_to_hz(self.config.root_note)) / sample_rate
         nodes = self._controls.nodes if self._controls is not None else np.zeros((ctl.ROW_PARTIALS, 0))
@@ -100,7 +100,6 @@ class Synth:
 
     def _find_events(self, features: Mapping[str, np.ndarray]) -> list:
         """Scene cuts and motion peaks (:mod:`avstudio.synth.events`), when the features have colour and motion."""
-        from avstudio.synth.control import frame_notes
         from avstudio.synth.events import detect
         from avstudio.synth.mapping import MIN_SPANS
 
@@ -108,7 +107,7 @@ class Synth:
             return []
         c = self.config
         return detect(np.asarray(features["avg_color"], float), np.asarray(features["motion"], float),
-                      frame_notes(self.frame_params["pitch"], config=c, fps=self.fps), fps=self.fps,
+                      self.frame_notes, fps=self.fps,
                       sample_rate=c.sample_rate, root_note=c.root_note, cut_threshold=c.cut_threshold,
                       level=c.events_level, min_gap_seconds=c.min_event_seconds,
                       motion_span=MIN_SPANS["motion"] * c.min_span_scale)

@@ -43,20 +43,33 @@ def shadow_play(n: int, *, speeds: np.ndarray, polarity: np.ndarray) -> np.ndarr
     return frames
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    from tests.synthmedia import make_video
+def shadow_song(seconds: float, fps: float, sr: int, *, overtone: float) -> tuple[np.ndarray, np.ndarray]:
+    """The shadow play and its song: a chord per section (plus ``overtone`` of the root's third harmonic),
+    louder where the figure runs faster, dark and light sections alternating.
 
-    t = np.arange(int(SECONDS * SR)) / SR
+    Returns
+    -------
+    frames : np.ndarray [shape=(int(seconds * fps), H, W, 3), uint8]
+    audio : np.ndarray [shape=(int(seconds * sr),), float32]
+    """
+    t = np.arange(int(seconds * sr)) / sr
     sec = section(t)
     audio = np.zeros_like(t)
     for s, (f1, f2) in enumerate(CHORDS):
         m = sec == s
-        audio[m] = np.sin(2 * np.pi * f1 * t[m]) + 0.6 * np.sin(2 * np.pi * f2 * t[m]) + 0.3 * np.sin(2 * np.pi * 3 * f1 * t[m])
-    audio = (0.3 * audio * loudness(t)).astype(np.float32)
-    n = int(SECONDS * FPS)
-    tf = (np.arange(n) + 0.5) / FPS
+        audio[m] = (np.sin(2 * np.pi * f1 * t[m]) + 0.6 * np.sin(2 * np.pi * f2 * t[m])
+                    + overtone * np.sin(2 * np.pi * 3 * f1 * t[m]))
+    n = int(seconds * fps)
+    tf = (np.arange(n) + 0.5) / fps
     frames = shadow_play(n, speeds=1.0 + 4.0 * loudness(tf), polarity=np.where(section(tf) % 2, 1, -1))
+    return frames, (0.3 * audio * loudness(t)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    from tests.synthmedia import make_video
+
+    frames, audio = shadow_song(SECONDS, FPS, SR, overtone=0.3)
     stereo = np.stack([audio, 0.5 * audio], axis=1)
     return make_video(tmp_path_factory.mktemp("sp") / "shadow.mp4", frames, fps=FPS, audio=stereo, audio_sr=SR)
 

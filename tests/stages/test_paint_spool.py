@@ -25,20 +25,12 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     from avstudio.workspace.create import create_workspace
-    from tests.stages.test_blind_painter import CHORDS, loudness, section, shadow_play
+    from tests.stages.test_blind_painter import shadow_song
     from tests.synthmedia import make_video
 
-    t = np.arange(int(SECONDS * SR)) / SR
-    sec = section(t)
-    audio = np.zeros_like(t)
-    for s, (f1, f2) in enumerate(CHORDS):
-        audio[sec == s] = np.sin(2 * np.pi * f1 * t[sec == s]) + 0.6 * np.sin(2 * np.pi * f2 * t[sec == s])
-    n = int(SECONDS * FPS)
-    tf = (np.arange(n) + 0.5) / FPS
-    frames = shadow_play(n, speeds=1.0 + 4.0 * loudness(tf), polarity=np.where(section(tf) % 2, 1, -1))
+    frames, audio = shadow_song(SECONDS, FPS, SR, overtone=0.0)
     folder = tmp_path_factory.mktemp("spool")
-    clip = make_video(folder / "shadow.mp4", frames, fps=FPS, audio=(0.3 * audio * loudness(t)).astype(np.float32),
-                      audio_sr=SR)
+    clip = make_video(folder / "shadow.mp4", frames, fps=FPS, audio=audio, audio_sr=SR)
     create_workspace(folder / "ws", template="bad-apple", video=clip)
     ws = Workspace(folder / "ws")
     for key, value in {"analysis.fps": "source", "train.epochs": 5, "train.hidden": 16,
